@@ -77,3 +77,15 @@ type Playback interface {
 type Output interface {
 	Attach(key stream.Key, s *media.Stream)
 }
+
+// Authorizer decides whether a publisher or viewer may proceed. It returns
+// nil or an error wrapping ErrUnauthorized.
+type Authorizer interface {
+	AuthorizePublish(ctx context.Context, req PublishRequest) error
+	AuthorizePlay(ctx context.Context, req PlayRequest) error
+}
+
+// ViewerCounter is implemented by outputs that count their viewers per stream.
+type ViewerCounter interface {
+	Viewers(key stream.Key) int
+}

@@ -110,7 +110,7 @@ func (s *Stream) Write(u *Unit) {
 
 // cache keeps the units since the last keyframe, within bounds. Called with mu held.
 func (s *Stream) cache(u *Unit, key bool) {
-	if key && (s.hasVideo || len(s.gop) >= s.cfg.QueueSize/2) {
+	if key && (s.hasVideo || !s.gopValid || len(s.gop) >= s.cfg.QueueSize/2) {
 		// Audio-only streams restart the cache every half queue so that a
 		// new reader gets a short recent backlog.
 		clear(s.gop)

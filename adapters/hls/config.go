@@ -1,0 +1,109 @@
+package hls
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+)
+
+// The HLS variants the server can produce.
+const (
+	// VariantLowLatency is Low-Latency HLS: fMP4 segments split into parts,
+	// blocking playlist reloads and preload hints. Plain HLS players play it too.
+	VariantLowLatency = "lowlatency"
+	// VariantFMP4 is plain HLS with fMP4 segments.
+	VariantFMP4 = "fmp4"
+	// VariantMPEGTS is plain HLS with MPEG-TS segments, for old players
+	// (H.264 and AAC only).
+	VariantMPEGTS = "mpegts"
+)
+
+// ErrInvalidConfig is returned (wrapped) by New for an unusable Config.
+var ErrInvalidConfig = errors.New("invalid HLS configuration")
+
+// Config configures the HLS server. The zero value uses the defaults.
+type Config struct {
+	// Variant is VariantLowLatency (default), VariantFMP4 or VariantMPEGTS.
+	Variant string
+	// SegmentCount is how many segments each playlist keeps (default 7;
+	// at least 7 for Low-Latency HLS, 3 otherwise).
+	SegmentCount int
+	// SegmentMinDuration is the shortest segment; a segment ends at the
+	// first keyframe after it (default 1s).
+	SegmentMinDuration time.Duration
+	// PartMinDuration is the shortest Low-Latency HLS part (default 200ms).
+	PartMinDuration time.Duration
+	// Directory holds the segments of each stream in a subdirectory of its
+	// own; empty (default) keeps them in RAM.
+	Directory string
+	// Logger receives the server's logs (default: discarded).
+	Logger *slog.Logger
+	// AllowOrigin is the Access-Control-Allow-Origin answered to browsers
+	// (default "*").
+	AllowOrigin string
+	// ReadyTimeout bounds how long a playlist request waits for a stream to
+	// start and produce its first segments, and how long a blocking
+	// Low-Latency HLS request waits for the part it asks for (default 10s).
+	ReadyTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Variant == "" {
+		c.Variant = VariantLowLatency
+	}
+	if c.SegmentCount == 0 {
+		c.SegmentCount = 7
+	}
+	if c.SegmentMinDuration == 0 {
+		c.SegmentMinDuration = time.Second
+	}
+	if c.PartMinDuration == 0 {
+		c.PartMinDuration = 200 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.AllowOrigin == "" {
+		c.AllowOrigin = "*"
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 10 * time.Second
+	}
+	return c
+}
+
+// validate checks a Config that has its defaults applied.
+func (c Config) validate() error {
+	minSegments := 3
+	switch c.Variant {
+	case VariantLowLatency:
+		minSegments = 7
+	case VariantFMP4, VariantMPEGTS:
+	default:
+		return fmt.Errorf("%w: variant %q (want %q, %q or %q)",
+			ErrInvalidConfig, c.Variant, VariantLowLatency, VariantFMP4, VariantMPEGTS)
+	}
+	switch {
+	case c.SegmentCount < minSegments:
+		return fmt.Errorf("%w: the %s variant needs at least %d segments, not %d",
+			ErrInvalidConfig, c.Variant, minSegments, c.SegmentCount)
+	case c.SegmentMinDuration < 0, c.PartMinDuration < 0, c.ReadyTimeout < 0:
+		return fmt.Errorf("%w: negative duration", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// muxerVariant maps the validated variant name to gohlslib's.
+func (c Config) muxerVariant() gohlslib.MuxerVariant {
+	switch c.Variant {
+	case VariantFMP4:
+		return gohlslib.MuxerVariantFMP4
+	case VariantMPEGTS:
+		return gohlslib.MuxerVariantMPEGTS
+	default:
+		return gohlslib.MuxerVariantLowLatency
+	}
+}

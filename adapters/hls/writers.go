@@ -1,0 +1,91 @@
+package hls
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+)
+
+// bufferedWriter is an http.ResponseWriter that keeps the response, for
+// answers that are rewritten or handed over from another goroutine.
+type bufferedWriter struct {
+	header http.Header
+	status int // 0 while nothing was written
+	body   bytes.Buffer
+}
+
+func newBufferedWriter() *bufferedWriter {
+	return &bufferedWriter{header: make(http.Header)}
+}
+
+func (w *bufferedWriter) Header() http.Header { return w.header }
+
+func (w *bufferedWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *bufferedWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+// copyTo sends the kept response, or 404 if there is none: gohlslib writes
+// nothing at all for a file it does not know.
+func (w *bufferedWriter) copyTo(dst http.ResponseWriter) {
+	if w.status == 0 {
+		notFound(dst)
+		return
+	}
+	h := dst.Header()
+	for k, v := range w.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(w.body.Len()))
+	dst.WriteHeader(w.status)
+	_, _ = dst.Write(w.body.Bytes())
+}
+
+// respWriter counts the bytes of a response and remembers its status.
+type respWriter struct {
+	http.ResponseWriter
+	bytesOut *atomic.Uint64
+	status   int // 0 while nothing was written
+}
+
+func (w *respWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *respWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytesOut.Add(uint64(n))
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// notFound answers 404 with a cache lifetime that lets a stream that
+// starts a moment later be found.
+func notFound(w http.ResponseWriter) {
+	httpError(w, http.StatusNotFound, "not found")
+}
+
+func httpError(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg + "\n"))
+}

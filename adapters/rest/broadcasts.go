@@ -1,0 +1,143 @@
+package rest
+
+import (
+	"net/http"
+
+	"github.com/colony-live/colony/core/stream"
+	"github.com/colony-live/colony/ports"
+)
+
+// Broadcast is Ant Media's Broadcast JSON, with the fields that apply.
+type Broadcast struct {
+	StreamID          string            `json:"streamId"`
+	Name              string            `json:"name"`
+	Status            string            `json:"status"`
+	Type              string            `json:"type"`
+	PublishType       string            `json:"publishType,omitempty"`
+	OriginAdress      string            `json:"originAdress,omitempty"` // sic: Ant Media's spelling
+	OriginNode        string            `json:"originNode,omitempty"`
+	Date              int64             `json:"date"`
+	StartTime         int64             `json:"startTime"`
+	UpdateTime        int64             `json:"updateTime"`
+	Duration          int64             `json:"duration"`
+	Width             int               `json:"width"`
+	Height            int               `json:"height"`
+	Bitrate           int               `json:"bitrate"`
+	VideoCodec        string            `json:"videoCodec,omitempty"`
+	AudioCodec        string            `json:"audioCodec,omitempty"`
+	HLSViewerCount    int               `json:"hlsViewerCount"`
+	WebRTCViewerCount int               `json:"webRTCViewerCount"`
+	RTMPViewerCount   int               `json:"rtmpViewerCount"`
+	Publish           bool              `json:"publish"`
+	EncoderSettings   []EncoderSettings `json:"encoderSettingsList,omitempty"`
+}
+
+// EncoderSettings is one ABR rung in Ant Media's form.
+type EncoderSettings struct {
+	Height       int  `json:"height"`
+	VideoBitrate int  `json:"videoBitrate"`
+	AudioBitrate int  `json:"audioBitrate"`
+	ForceEncode  bool `json:"forceEncode"`
+}
+
+func ms(t interface{ UnixMilli() int64 }) int64 { return t.UnixMilli() }
+
+func toJSON(b stream.Broadcast) Broadcast {
+	out := Broadcast{
+		StreamID: string(b.Key.ID), Name: b.Name, Status: string(b.Status), Type: b.Type,
+		PublishType: b.PublishType, OriginAdress: b.OriginAddr, OriginNode: b.OriginNode,
+		Width: b.Width, Height: b.Height, Bitrate: b.Bitrate, VideoCodec: b.VideoCodec, AudioCodec: b.AudioCodec,
+		HLSViewerCount: b.HLSViewers, WebRTCViewerCount: b.WebRTCViewers, RTMPViewerCount: b.RTMPViewers,
+		Publish: true,
+	}
+	if !b.CreatedAt.IsZero() {
+		out.Date = ms(b.CreatedAt)
+	}
+	if !b.StartTime.IsZero() {
+		out.StartTime = ms(b.StartTime)
+		if !b.EndTime.IsZero() {
+			out.Duration = b.EndTime.Sub(b.StartTime).Milliseconds()
+		}
+	}
+	if !b.UpdatedAt.IsZero() {
+		out.UpdateTime = ms(b.UpdatedAt)
+	}
+	for _, r := range b.Ladder {
+		out.EncoderSettings = append(out.EncoderSettings, EncoderSettings{Height: r.Height, VideoBitrate: r.VideoBitrate, AudioBitrate: r.AudioBitrate, ForceEncode: r.ForceEncode})
+	}
+	return out
+}
+
+func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request, app stream.App) {
+	offset, size, ok := paging(r)
+	if !ok {
+		fail(w, http.StatusBadRequest, "offset must be >= 0 and size >= 1")
+		return
+	}
+	q := ports.ListQuery{App: app, Offset: offset, Limit: size, Search: r.URL.Query().Get("search")}
+	switch r.URL.Query().Get("sort_by") {
+	case "name", "date", "status":
+		q.SortBy = r.URL.Query().Get("sort_by")
+	}
+	q.Desc = r.URL.Query().Get("order_by") == "desc"
+	list, _, err := s.catalog.Broadcasts(r.Context(), q)
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	out := make([]Broadcast, 0, len(list))
+	for _, b := range list {
+		out = append(out, toJSON(b))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) countBroadcasts(w http.ResponseWriter, r *http.Request, app stream.App) {
+	_, total, err := s.catalog.Broadcasts(r.Context(), ports.ListQuery{App: app, Limit: 1})
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"number": total})
+}
+
+func (s *Server) activeCount(w http.ResponseWriter, r *http.Request, app stream.App) {
+	_, total, err := s.catalog.Broadcasts(r.Context(), ports.ListQuery{App: app, Status: stream.StatusBroadcasting, Limit: 1})
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"number": total})
+}
+
+func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request, app stream.App) {
+	id, err := stream.ParseID(r.PathValue("id"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	b, err := s.catalog.Broadcast(r.Context(), stream.Key{App: app, ID: id})
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(b))
+}
+
+func (s *Server) stopBroadcast(w http.ResponseWriter, r *http.Request, app stream.App) {
+	id, err := stream.ParseID(r.PathValue("id"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	key := stream.Key{App: app, ID: id}
+	if s.node.Stop(key) {
+		writeJSON(w, http.StatusOK, Result{Success: true, DataID: string(id)})
+		return
+	}
+	if _, err := s.catalog.Broadcast(r.Context(), key); err != nil {
+		storeError(w, err)
+		return
+	}
+	fail(w, http.StatusConflict, "stream is not being published on this node")
+}

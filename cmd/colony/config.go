@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the YAML configuration file. Every field has a default (see
+// defaultConfig); flags override the file.
+type Config struct {
+	// Mode is "standalone" (embedded store in DataDir) or "cluster" (MongoDB).
+	Mode string `yaml:"mode"`
+	// HTTPAddr serves HLS, WebRTC signalling, REST and the dashboard (default ":5080").
+	HTTPAddr string `yaml:"http_addr"`
+	// RTMPAddr takes RTMP publishers (default ":1935").
+	RTMPAddr string `yaml:"rtmp_addr"`
+	// RelayAddr serves edge pulls in cluster mode; keep it internal (default ":5000").
+	RelayAddr string `yaml:"relay_addr"`
+	// DataDir holds the standalone store and the node id (default "./data").
+	DataDir string `yaml:"data_dir"`
+	// LogLevel is debug, info, warn or error (default info).
+	LogLevel string `yaml:"log_level"`
+	// Apps are the applications served (default LiveApp, WebRTCAppEE).
+	Apps []string `yaml:"apps"`
+	// ServedByHeader adds X-Served-By: <node id> to every HTTP response (default true).
+	ServedByHeader *bool `yaml:"served_by_header"`
+	Node           NodeConfig  `yaml:"node"`
+	Mongo          MongoConfig `yaml:"mongo"`
+	HLS            HLSConfig   `yaml:"hls"`
+	// ClusterSecret signs relay tokens between nodes; every node of a cluster needs the same one.
+	ClusterSecret string `yaml:"cluster_secret"`
+}
+
+// NodeConfig describes this node in a cluster.
+type NodeConfig struct {
+	// ID names the node (default: generated once and kept in DataDir/node-id).
+	ID string `yaml:"id"`
+	// Role is origin, edge or both (default both).
+	Role string `yaml:"role"`
+	// Group is the node group (default "default"); edges prefer origins of their group.
+	Group string `yaml:"group"`
+	// AdvertiseAddr is the address other nodes reach this one at (default: the host of
+	// RelayAddr, or 127.0.0.1 when that is a wildcard).
+	AdvertiseAddr string `yaml:"advertise_addr"`
+	// PublicAddr is the address viewers use (default AdvertiseAddr).
+	PublicAddr string `yaml:"public_addr"`
+	// PurgeAfter removes dead nodes from the registry after this long (default 1h).
+	PurgeAfter time.Duration `yaml:"purge_after"`
+}
+
+// MongoConfig is the cluster registry.
+type MongoConfig struct {
+	// URI is a mongodb:// or mongodb+srv:// connection string.
+	URI string `yaml:"uri"`
+	// Database (default "colony").
+	Database string `yaml:"database"`
+}
+
+// HLSConfig tunes HLS output.
+type HLSConfig struct {
+	// Variant is lowlatency (LL-HLS, fMP4 parts; default), fmp4 or mpegts.
+	Variant string `yaml:"variant"`
+	// SegmentCount is how many segments a playlist lists (default 7).
+	SegmentCount int `yaml:"segment_count"`
+	// SegmentDuration is the minimum segment length (default 1s).
+	SegmentDuration time.Duration `yaml:"segment_duration"`
+	// PartDuration is the minimum LL-HLS part length (default 200ms).
+	PartDuration time.Duration `yaml:"part_duration"`
+}
+
+func defaultConfig() Config {
+	t := true
+	return Config{
+		Mode: "standalone", HTTPAddr: ":5080", RTMPAddr: ":1935", RelayAddr: ":5000",
+		DataDir: "./data", LogLevel: "info", Apps: []string{"LiveApp", "WebRTCAppEE"},
+		ServedByHeader: &t,
+		Node:           NodeConfig{Role: "both", Group: "default", PurgeAfter: time.Hour},
+		Mongo:          MongoConfig{Database: "colony"},
+		HLS:            HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond},
+	}
+}
+
+// loadConfig reads path over the defaults. A missing file is not an error
+// when path is empty.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return cfg, cfg.validate()
+}
+
+func (c Config) validate() error {
+	switch c.Mode {
+	case "standalone":
+	case "cluster":
+		if c.Mongo.URI == "" {
+			return errors.New("config: cluster mode needs mongo.uri (run: colony mode cluster <host>)")
+		}
+	default:
+		return fmt.Errorf("config: mode %q is not standalone or cluster", c.Mode)
+	}
+	switch c.HLS.Variant {
+	case "lowlatency", "fmp4", "mpegts":
+	default:
+		return fmt.Errorf("config: hls.variant %q is not lowlatency, fmp4 or mpegts", c.HLS.Variant)
+	}
+	return nil
+}
+
+// saveConfig writes cfg to path atomically (temp file + rename).
+func saveConfig(path string, cfg Config) error {
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

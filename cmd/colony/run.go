@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/colony-live/colony/adapters/hls"
+	"github.com/colony-live/colony/adapters/metrics"
+	"github.com/colony-live/colony/adapters/procfs"
+	"github.com/colony-live/colony/adapters/rest"
+	"github.com/colony-live/colony/adapters/rtmp"
+	"github.com/colony-live/colony/core/engine"
+	"github.com/colony-live/colony/core/node"
+	"github.com/colony-live/colony/core/stream"
+	"github.com/colony-live/colony/ports"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run a node (standalone, or cluster member as the config says)",
+		Flags: []cli.Flag{
+			configFlag(),
+			&cli.StringFlag{Name: "http-addr", Usage: "HTTP listen `ADDR` (HLS, WebRTC, REST, dashboard)"},
+			&cli.StringFlag{Name: "rtmp-addr", Usage: "RTMP listen `ADDR`"},
+			&cli.StringFlag{Name: "relay-addr", Usage: "internal relay listen `ADDR` (cluster)"},
+			&cli.StringFlag{Name: "data-dir", Usage: "data `DIR` (standalone store, node id)"},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "role", Usage: "origin, edge or both"},
+			&cli.StringFlag{Name: "node-group", Usage: "node `GROUP`"},
+			&cli.StringFlag{Name: "node-id", Usage: "node `ID` (default: generated and kept in the data dir)"},
+			&cli.StringFlag{Name: "advertise-addr", Usage: "`HOST` other nodes reach this node at"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := loadConfig(c.String("config"))
+			if err != nil {
+				return err
+			}
+			applyRunFlags(c, &cfg)
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runNode(ctx, cfg, newLogger(cfg.LogLevel))
+		},
+	}
+}
+
+func applyRunFlags(c *cli.Context, cfg *Config) {
+	set := func(name string, dst *string) {
+		if c.IsSet(name) {
+			*dst = c.String(name)
+		}
+	}
+	set("http-addr", &cfg.HTTPAddr)
+	set("rtmp-addr", &cfg.RTMPAddr)
+	set("relay-addr", &cfg.RelayAddr)
+	set("data-dir", &cfg.DataDir)
+	set("log-level", &cfg.LogLevel)
+	set("role", &cfg.Node.Role)
+	set("node-group", &cfg.Node.Group)
+	set("node-id", &cfg.Node.ID)
+	set("advertise-addr", &cfg.Node.AdvertiseAddr)
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// runNode wires one node and runs it until ctx is cancelled.
+func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	self, err := selfNode(cfg)
+	if err != nil {
+		return err
+	}
+	log = log.With("node", self.ID)
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = store.Close(cctx)
+	}()
+
+	var apps []stream.App
+	for _, a := range cfg.Apps {
+		app, err := stream.ParseApp(a)
+		if err != nil {
+			return fmt.Errorf("config apps: %w", err)
+		}
+		apps = append(apps, app)
+	}
+
+	// The engine and the outputs refer to each other (outputs attach to the
+	// engine's streams; HLS asks the engine to play): a small forwarder
+	// breaks the cycle at construction.
+	play := &playbackRef{}
+	hlsSrv, err := hls.New(hls.Config{
+		Variant: cfg.HLS.Variant, SegmentCount: cfg.HLS.SegmentCount,
+		SegmentMinDuration: cfg.HLS.SegmentDuration, PartMinDuration: cfg.HLS.PartDuration,
+		Logger: log,
+	}, play)
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(engine.Config{
+		Self: self, Apps: apps, PurgeAfter: cfg.Node.PurgeAfter, Logger: log,
+	}, engine.Deps{
+		Store:   store,
+		Outputs: []ports.Output{hlsSrv},
+		Viewers: map[string]ports.ViewerCounter{"hls": hlsSrv},
+		Load:    procfs.New(""),
+	})
+	if err != nil {
+		return err
+	}
+	play.Playback = eng
+
+	var rtmpSrv *rtmp.Server
+	if self.Role.Ingests() {
+		rtmpSrv, err = rtmp.New(rtmp.Config{Addr: cfg.RTMPAddr, Logger: log}, eng)
+		if err != nil {
+			return err
+		}
+		if err := rtmpSrv.Listen(); err != nil {
+			return fmt.Errorf("rtmp: %w", err)
+		}
+	}
+
+	api, err := rest.New(rest.Config{Version: version, Logger: log}, eng, store, store)
+	if err != nil {
+		return err
+	}
+	reg := metrics.New()
+	registerMetrics(reg, eng, hlsSrv, rtmpSrv)
+	mux := http.NewServeMux()
+	api.Register(mux)
+	mux.Handle("GET /metrics", reg.Handler())
+	mux.Handle("/{app}/streams/", hlsSrv)
+	var handler http.Handler = mux
+	if cfg.ServedByHeader == nil || *cfg.ServedByHeader {
+		handler = servedBy(string(self.ID), handler)
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	log.Info("colony started", "version", version, "mode", cfg.Mode, "role", self.Role, "http", ln.Addr().String(), "rtmp", cfg.RTMPAddr)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return eng.Run(gctx) })
+	g.Go(func() error { return hlsSrv.Run(gctx) })
+	if rtmpSrv != nil {
+		g.Go(func() error { return rtmpSrv.Serve(gctx) })
+	}
+	g.Go(func() error {
+		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return httpSrv.Shutdown(sctx)
+	})
+	err = g.Wait()
+	log.Info("colony stopped")
+	return err
+}
+
+// playbackRef forwards to the engine once it exists.
+type playbackRef struct{ ports.Playback }
+
+// servedBy names the node in every response, as CDNs do.
+func servedBy(id string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Served-By", id)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// selfNode describes this node from the configuration.
+func selfNode(cfg Config) (node.Node, error) {
+	role, err := node.ParseRole(cfg.Node.Role)
+	if err != nil {
+		return node.Node{}, err
+	}
+	id := cfg.Node.ID
+	if id == "" {
+		id, err = persistentNodeID(cfg.DataDir)
+		if err != nil {
+			return node.Node{}, err
+		}
+	}
+	host := cfg.Node.AdvertiseAddr
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	public := cfg.Node.PublicAddr
+	if public == "" {
+		public = host
+	}
+	return node.Node{
+		ID: node.ID(id), Role: role, Group: cfg.Node.Group, Version: version,
+		InternalAddr: joinHostPort(host, cfg.RelayAddr),
+		HTTPAddr:     joinHostPort(host, cfg.HTTPAddr),
+		PublicAddr:   public,
+	}, nil
+}
+
+// joinHostPort puts host in front of the port of a listen address.
+func joinHostPort(host, listen string) string {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return host
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/colony-live/colony/adapters/bbolt"
+	"github.com/colony-live/colony/adapters/hls"
+	"github.com/colony-live/colony/adapters/metrics"
+	"github.com/colony-live/colony/adapters/rtmp"
+	"github.com/colony-live/colony/core/engine"
+	"github.com/colony-live/colony/ports"
+)
+
+// openStore opens the standalone or the cluster store.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (ports.Store, error) {
+	switch cfg.Mode {
+	case "standalone":
+		s, err := bbolt.Open(filepath.Join(cfg.DataDir, "colony.db"), bbolt.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("mode %q is not supported yet", cfg.Mode)
+}
+
+// persistentNodeID returns the node id kept in dir, creating one the first time.
+func persistentNodeID(dir string) (string, error) {
+	p := filepath.Join(dir, "node-id")
+	b, err := os.ReadFile(p)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "node"
+	}
+	r := make([]byte, 4)
+	_, _ = rand.Read(r)
+	id := strings.Map(func(c rune) rune {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' {
+			return c
+		}
+		return '-'
+	}, host) + "-" + hex.EncodeToString(r)
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	return id, nil
+}
+
+// registerMetrics exposes the components' counters.
+func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r *rtmp.Server) {
+	type agg struct{ streams, readers, unitsIn, bytesIn, dropped float64 }
+	sum := func() agg {
+		var a agg
+		for _, ls := range eng.Live() {
+			a.streams++
+			if ls.Stream != nil {
+				st := ls.Stream.Stats()
+				a.readers += float64(st.Readers)
+				a.unitsIn += float64(st.UnitsIn)
+				a.bytesIn += float64(st.BytesIn)
+				a.dropped += float64(st.Dropped)
+			}
+		}
+		return a
+	}
+	reg.Gauge("streams", "Streams live on this node (published or pulled).", func() float64 { return sum().streams })
+	reg.Gauge("stream_readers", "Readers attached to live streams (outputs and viewers).", func() float64 { return sum().readers })
+	reg.Gauge("stream_bytes_in", "Media bytes received by the streams live now.", func() float64 { return sum().bytesIn })
+	reg.Gauge("stream_dropped_units", "Units dropped for slow readers of the streams live now.", func() float64 { return sum().dropped })
+	reg.Counter("hls_requests_total", "HLS HTTP requests.", func() float64 { return float64(h.Stats().Requests) })
+	reg.Counter("hls_bytes_out_total", "HLS response bytes.", func() float64 { return float64(h.Stats().BytesOut) })
+	if r != nil {
+		reg.Gauge("rtmp_connections", "Open RTMP connections.", func() float64 { return float64(r.Stats().Connections) })
+		reg.Counter("rtmp_bytes_in_total", "Bytes received over RTMP.", func() float64 { return float64(r.Stats().BytesIn) })
+	}
+}
