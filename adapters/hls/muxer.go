@@ -15,8 +15,16 @@ import (
 	"github.com/colony-live/colony/core/stream"
 )
 
-// errorLogInterval spaces out the logs of a stream's repeated write errors.
-const errorLogInterval = 10 * time.Second
+const (
+	// errorLogInterval spaces out the logs of a stream's repeated write errors.
+	errorLogInterval = 10 * time.Second
+	// readyPoll is how often a muxer without parts is checked for enough
+	// segments to be announced.
+	readyPoll = 100 * time.Millisecond
+	// playerStartSegments is how far from the live edge plain HLS players
+	// start, in segments.
+	playerStartSegments = 3
+)
 
 // streamMuxer is the gohlslib muxer of one attached stream and the
 // goroutine feeding it.
@@ -30,6 +38,9 @@ type streamMuxer struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	viewers viewers
+	// minSegments is how many segments the media playlist needs before
+	// the stream is announced.
+	minSegments int
 
 	ready chan struct{} // closed once the first segments exist (prefix is set)
 	done  chan struct{} // closed after the muxer closed and the server forgot it
@@ -82,6 +93,7 @@ func newStreamMuxer(ctx context.Context, cfg Config, key stream.Key, src *media.
 		key: key, src: src, muxer: m, writers: mp.writers, dir: dir, log: log,
 		ctx: ctx, cancel: cancel,
 		ready: make(chan struct{}), done: make(chan struct{}),
+		minSegments: minSegments(cfg),
 	}, nil
 }
 
@@ -129,9 +141,13 @@ func (sm *streamMuxer) write(u *media.Unit) error {
 	return nil
 }
 
-// waitContent blocks until the muxer has its first segments (gohlslib's
-// multivariant playlist blocks until then) or is closed, and returns the
-// muxer's file prefix, read from its first media playlist.
+// waitContent blocks until the muxer has its first segments or is
+// closed, and returns the muxer's file prefix, read from its first media
+// playlist. gohlslib's multivariant playlist blocks until one segment
+// exists (two in fMP4); plain HLS players, gohlslib's client among them,
+// start three segments from the live edge and give up on a shorter
+// playlist, so without parts the wait goes on until there are
+// minSegments.
 func (sm *streamMuxer) waitContent() (string, bool) {
 	mv := sm.get("index.m3u8", "")
 	if mv.status != http.StatusOK {
@@ -142,16 +158,26 @@ func (sm *streamMuxer) waitContent() (string, bool) {
 		sm.log.Warn("HLS multivariant playlist without a media playlist")
 		return "", false
 	}
-	media := sm.get(uri, "")
-	if media.status != http.StatusOK {
-		return "", false
+	poll := time.NewTicker(readyPoll)
+	defer poll.Stop()
+	for {
+		media := sm.get(uri, "")
+		if media.status != http.StatusOK {
+			return "", false
+		}
+		if countSegments(media.body.Bytes()) >= sm.minSegments {
+			prefix, ok := muxerPrefix(media.body.Bytes())
+			if !ok {
+				sm.log.Warn("no file prefix in the HLS media playlist")
+			}
+			return prefix, ok
+		}
+		select {
+		case <-poll.C:
+		case <-sm.ctx.Done():
+			return "", false
+		}
 	}
-	prefix, ok := muxerPrefix(media.body.Bytes())
-	if !ok {
-		sm.log.Warn("no file prefix in the HLS media playlist")
-		return "", false
-	}
-	return prefix, true
 }
 
 // get asks the muxer for one of its files, in this goroutine.
@@ -171,4 +197,15 @@ func removeDir(dir string, log *slog.Logger) {
 	if err := os.RemoveAll(filepath.Clean(dir)); err != nil {
 		log.Warn("remove HLS segment directory", "dir", dir, "err", err)
 	}
+}
+
+// minSegments is how many segments a stream needs before it is announced:
+// one with Low-Latency HLS, whose players start from parts (and whose
+// playlists begin with gap segments), else enough for a player to start
+// playerStartSegments from the live edge.
+func minSegments(cfg Config) int {
+	if cfg.Variant == VariantLowLatency {
+		return 1
+	}
+	return min(playerStartSegments, cfg.SegmentCount)
 }

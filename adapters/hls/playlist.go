@@ -38,6 +38,24 @@ func firstURI(pl []byte) (string, bool) {
 	return "", false
 }
 
+// countSegments returns how many segments a media playlist lists, not
+// counting gap segments.
+func countSegments(pl []byte) int {
+	n, gap := 0, false
+	for _, l := range playlistLines(pl) {
+		switch {
+		case l == "#EXT-X-GAP":
+			gap = true
+		case isURILine(l):
+			if !gap {
+				n++
+			}
+			gap = false
+		}
+	}
+	return n
+}
+
 // uriAttr returns the URI="..." attribute of a tag line.
 func uriAttr(l string) (string, bool) {
 	_, v, ok := strings.Cut(l, `URI="`)

@@ -61,6 +61,7 @@ type Store struct {
 	cfg    Config
 	red    redactor
 	client *mongo.Client
+	retry  retryPolicy
 
 	nodes      *mongo.Collection
 	claims     *mongo.Collection
@@ -107,6 +108,7 @@ func newStore(cfg Config, red redactor, client *mongo.Client) *Store {
 		cfg:        cfg,
 		red:        red,
 		client:     client,
+		retry:      defaultRetry,
 		nodes:      db.Collection(collNodes),
 		claims:     db.Collection(collClaims),
 		broadcasts: db.Collection(collBroadcasts),

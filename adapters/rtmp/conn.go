@@ -20,8 +20,15 @@ import (
 	"github.com/colony-live/colony/ports"
 )
 
-// statusChunkStreamID carries the onStatus messages this package sends.
-const statusChunkStreamID = 5
+// Chunk streams of the messages this package sends: protocol control
+// (RTMP's fixed 2) and onStatus.
+const (
+	controlChunkStreamID = 2
+	statusChunkStreamID  = 5
+)
+
+// outChunkSize is the chunk size of what the server sends.
+const outChunkSize = 4096
 
 // maxMessageStreams bounds createStream per connection.
 const maxMessageStreams = 8
@@ -100,6 +107,22 @@ func (k errorHook) Fire(e *logrus.Entry) error {
 func (h *connHandler) OnServe(conn *gortmp.Conn) {
 	h.conn = conn
 	h.nc.handshakeDone(conn.GetChunkStreamer())
+	// Send with larger chunks than RTMP's default 128 bytes, as other
+	// servers do. It also keeps each onStatus in one chunk, so that a
+	// refusal's description reaches the client before go-rtmp's generic
+	// NetStream.Publish.Failed (go-rtmp interleaves fragmented messages).
+	// Nothing has been written yet, so no message is split across sizes.
+	if err := conn.GetChunkStreamer().SelfState().SetChunkSize(outChunkSize); err != nil {
+		h.log.Debug("cannot set chunk size", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, h.srv.cfg.WriteTimeout)
+	defer cancel()
+	if err := conn.Write(ctx, controlChunkStreamID, 0, &gortmp.ChunkMessage{
+		Message: &message.SetChunkSize{ChunkSize: outChunkSize},
+	}); err != nil {
+		h.log.Debug("cannot send chunk size", "err", err)
+	}
 }
 
 func (h *connHandler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {

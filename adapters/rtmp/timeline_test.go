@@ -24,8 +24,8 @@ func TestTimeline(t *testing.T) {
 		},
 		{
 			name: "two wraps",
-			in:   []uint32{0, 1 << 31, math.MaxUint32, 1 << 30, 1 << 31, math.MaxUint32, 5},
-			want: []time.Duration{0, (1 << 31) * ms, math.MaxUint32 * ms, (1<<32 + 1<<30) * ms, (1<<32 + 1<<31) * ms, (1<<33 - 1) * ms, (1<<33 + 5) * ms},
+			in:   []uint32{0, 1<<31 - 1, math.MaxUint32 - 1, 1 << 30, 1<<31 + 5, math.MaxUint32, 5},
+			want: []time.Duration{0, (1<<31 - 1) * ms, (math.MaxUint32 - 1) * ms, (1<<32 + 1<<30) * ms, (1<<32 + 1<<31 + 5) * ms, (1<<33 - 1) * ms, (1<<33 + 5) * ms},
 		},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,54 @@
+# Colony: make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin
+FUZZTIME ?= 8s
+E2E_TIMEOUT ?= 20m
+
+.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/colony
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/colony ./cmd/colony
+
+run: build ## build and run a standalone server (RTMP :1935, HTTP :5080, data in ./data)
+	./$(BIN)/colony run --data-dir ./data
+
+ferretdb: $(BIN)/ferretdb ## build the MongoDB-wire test server (FerretDB, SQLite backend)
+$(BIN)/ferretdb: scripts/ferretdb/main.go scripts/ferretdb/go.mod
+	cd scripts/ferretdb && $(GO) build -trimpath -o ../../$(BIN)/ferretdb .
+
+test-deps: ## install what the tests need (apt packages), idempotently
+	bash scripts/install-test-deps.sh
+
+vet: ## gofmt check, go vet, go mod tidy check
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./cmd/...
+
+tidy-check:
+	@cp go.mod /tmp/colony.go.mod.bak; cp go.sum /tmp/colony.go.sum.bak; $(GO) mod tidy; \
+	if ! diff -q go.mod /tmp/colony.go.mod.bak >/dev/null || ! diff -q go.sum /tmp/colony.go.sum.bak >/dev/null; then \
+	  echo "go mod tidy changes go.mod/go.sum"; git diff --stat go.mod go.sum; exit 1; fi
+
+unit: ## unit and adapter tests with the race detector
+	$(GO) test -race -count=1 ./...
+
+e2e: build ferretdb ## end-to-end tests: real colony processes, ffmpeg, ffprobe, FerretDB
+	COLONY_BIN=$(CURDIR)/$(BIN)/colony FERRETDB_BIN=$(CURDIR)/$(BIN)/ferretdb \
+	  $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./cmd/colony/ 2>&1 | tee /tmp/colony-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+
+fuzz: ## run every fuzz target briefly (FUZZTIME each)
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+test: test-deps vet unit fuzz e2e ## install test dependencies, then vet, unit, fuzz and end-to-end tests
+
+bench: build ## Go benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+
+clean: ## remove build outputs
+	rm -rf $(BIN)

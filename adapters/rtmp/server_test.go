@@ -1,0 +1,420 @@
+package rtmp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/core/stream"
+	"github.com/colony-live/colony/ports"
+)
+
+// testLogger logs to the test output with -v, and nowhere otherwise.
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	if !testing.Verbose() {
+		return discard
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+}
+
+// startServer runs a server on a loopback port until the test ends; the
+// cleanup checks that Run returns nil promptly.
+func startServer(t *testing.T, ingest ports.Ingest, cfg Config) (*Server, string) {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	srv, err := New(cfg, ingest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Serve did not return within 5s of cancel")
+		}
+	})
+	return srv, srv.Addr().String()
+}
+
+func requireFFmpeg(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatal("ffmpeg is required for the end-to-end tests: ", err)
+	}
+}
+
+// ffmpegPublish publishes a 320x240 30 fps H.264 test pattern (a keyframe
+// every second) with an AAC sine for seconds, in real time, to url.
+func ffmpegPublish(ctx context.Context, url string, seconds float64) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-sc_threshold", "0",
+		"-c:a", "aac", "-t", fmt.Sprint(seconds), "-f", "flv", url)
+	cmd.WaitDelay = time.Second
+	return cmd
+}
+
+// runFFmpeg runs an ffmpeg publish to completion and returns its stderr.
+func runFFmpeg(t *testing.T, url string, seconds float64) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds*float64(time.Second))+10*time.Second)
+	defer cancel()
+	cmd := ffmpegPublish(ctx, url, seconds)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	return stderr.String(), err
+}
+
+// startFFmpeg starts an ffmpeg publish; the returned channel yields its
+// result and stderr. The test waits for it at cleanup.
+func startFFmpeg(t *testing.T, url string, seconds float64) <-chan ffmpegResult {
+	t.Helper()
+	res := make(chan ffmpegResult, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds*float64(time.Second))+10*time.Second)
+	cmd := ffmpegPublish(ctx, url, seconds)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		err := cmd.Wait()
+		res <- ffmpegResult{err: err, stderr: stderr.String()}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return res
+}
+
+type ffmpegResult struct {
+	err    error
+	stderr string
+}
+
+func TestFFmpegPublish(t *testing.T) {
+	t.Parallel()
+	requireFFmpeg(t)
+	rec := newPubRecorder(t)
+	srv, addr := startServer(t, rec.ingest(), Config{})
+
+	stderr, err := runFFmpeg(t, "rtmp://"+addr+"/LiveApp/test1?token=abc", 3)
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, stderr)
+	}
+	pub := rec.next(t, time.Second)
+	if err := pub.waitEnded(t, 5*time.Second); err != nil {
+		t.Fatalf("End(%v), want End(nil)", err)
+	}
+
+	req := pub.req
+	if req.Key != (stream.Key{App: "LiveApp", ID: "test1"}) || req.PublishType != stream.PublishRTMP ||
+		req.Query.Get("token") != "abc" || !strings.HasPrefix(req.RemoteAddr, "127.0.0.1:") {
+		t.Fatalf("publish request = %+v", req)
+	}
+	if len(pub.tracks) != 2 {
+		t.Fatalf("tracks = %+v, want H264 and AAC", pub.tracks)
+	}
+	v, a := pub.tracks[0], pub.tracks[1]
+	if v.Codec != media.H264 || v.Width != 320 || v.Height != 240 || v.ClockRate != 90000 || len(v.SPS) == 0 || len(v.PPS) == 0 {
+		t.Fatalf("video track = %+v", v)
+	}
+	if a.Codec != media.AAC || a.SampleRate != 44100 || a.ClockRate != 44100 || a.Channels != 1 || len(a.Config) == 0 {
+		t.Fatalf("audio track = %+v", a)
+	}
+
+	var lastDTS [2]time.Duration
+	var count [2]int
+	var keys []time.Duration
+	for _, u := range pub.units {
+		if count[u.Track] > 0 && u.DTS <= lastDTS[u.Track] {
+			t.Fatalf("track %d: DTS %v after %v", u.Track, u.DTS, lastDTS[u.Track])
+		}
+		if u.PTS < u.DTS {
+			t.Fatalf("track %d: PTS %v before DTS %v", u.Track, u.PTS, u.DTS)
+		}
+		lastDTS[u.Track] = u.DTS
+		count[u.Track]++
+		if u.Track == 0 && u.Key {
+			keys = append(keys, u.DTS)
+		}
+	}
+	// 3 s at 30 fps, and 44.1 kHz AAC in 1024-sample frames (43/s).
+	if count[0] < 80 || count[1] < 110 {
+		t.Fatalf("got %d video and %d audio units, want about 90 and 129", count[0], count[1])
+	}
+	if len(keys) < 3 {
+		t.Fatalf("keyframes at %v, want one per second", keys)
+	}
+	for i := 1; i < len(keys); i++ {
+		if d := keys[i] - keys[i-1]; d < 900*time.Millisecond || d > 1100*time.Millisecond {
+			t.Fatalf("keyframes at %v: %v apart, want about 1s", keys, d)
+		}
+	}
+	st := srv.Stats()
+	if st.BytesIn < 50_000 {
+		t.Fatalf("stats = %+v, want BytesIn counted", st)
+	}
+	waitFor(t, 2*time.Second, func() bool { st = srv.Stats(); return st.Connections == 0 && st.Publishers == 0 })
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSecondPublisherRefused(t *testing.T) {
+	t.Parallel()
+	requireFFmpeg(t)
+	rec := newPubRecorder(t)
+	srv, addr := startServer(t, rec.ingest(), Config{})
+	url := "rtmp://" + addr + "/LiveApp/busy"
+
+	first := startFFmpeg(t, url, 3.5)
+	pub := rec.next(t, 3*time.Second)
+	pub.waitStarted(t, 3*time.Second)
+
+	stderr, err := runFFmpeg(t, url, 1)
+	if err == nil {
+		t.Fatalf("second publisher: ffmpeg succeeded, want a refusal\n%s", stderr)
+	}
+	if !strings.Contains(stderr, descBusy) {
+		t.Fatalf("second publisher's stderr does not say %q:\n%s", descBusy, stderr)
+	}
+	if got := len(rec.requests()); got != 2 {
+		t.Fatalf("%d publish requests, want 2", got)
+	}
+	if srv.Stats().Publishers != 1 {
+		t.Fatalf("stats = %+v, want 1 publisher", srv.Stats())
+	}
+
+	// The first publisher is unaffected: it keeps sending, then ends cleanly.
+	n := pub.unitCount()
+	waitFor(t, 2*time.Second, func() bool { return pub.unitCount() > n+30 })
+	if r := <-first; r.err != nil {
+		t.Fatalf("first publisher: %v\n%s", r.err, r.stderr)
+	}
+	if err := pub.waitEnded(t, 5*time.Second); err != nil {
+		t.Fatalf("first publisher: End(%v), want End(nil)", err)
+	}
+}
+
+func TestPublishRefused(t *testing.T) {
+	t.Parallel()
+	requireFFmpeg(t)
+	tests := []struct {
+		name       string
+		path       string
+		publishErr error // returned by the fake ingest
+		wantCalled bool
+		wantStderr string
+	}{
+		{name: "invalid stream id", path: "/LiveApp/bad..id", wantStderr: "invalid stream id"},
+		{name: "invalid app", path: "/Live$App/ok", wantStderr: "invalid application name"},
+		{name: "unknown app", path: "/NoApp/ok", publishErr: fmt.Errorf("app NoApp: %w", ports.ErrUnknownApp), wantCalled: true, wantStderr: descUnknownApp},
+		{name: "unauthorized", path: "/LiveApp/ok?token=bad", publishErr: fmt.Errorf("%w: token expired", ports.ErrUnauthorized), wantCalled: true, wantStderr: "unauthorized: token expired"},
+		{name: "internal", path: "/LiveApp/ok", publishErr: errors.New("database on fire"), wantCalled: true, wantStderr: descInternal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			called := make(chan ports.PublishRequest, 1)
+			ingest := &fakeIngest{publish: func(_ context.Context, req ports.PublishRequest) (ports.Publication, error) {
+				called <- req
+				return nil, tc.publishErr
+			}}
+			srv, addr := startServer(t, ingest, Config{})
+			stderr, err := runFFmpeg(t, "rtmp://"+addr+tc.path, 1)
+			if err == nil {
+				t.Fatalf("ffmpeg succeeded, want a refusal\n%s", stderr)
+			}
+			if !strings.Contains(stderr, tc.wantStderr) {
+				t.Fatalf("stderr does not say %q:\n%s", tc.wantStderr, stderr)
+			}
+			if got := len(called) == 1; got != tc.wantCalled {
+				t.Fatalf("ingest called: %v, want %v", got, tc.wantCalled)
+			}
+			waitFor(t, 2*time.Second, func() bool { return srv.Stats().Connections == 0 })
+		})
+	}
+}
+
+// rtmpHandshake performs a plain RTMP handshake as a client.
+func rtmpHandshake(t *testing.T, c net.Conn) {
+	t.Helper()
+	c1 := make([]byte, 1+1536)
+	c1[0] = 3
+	if _, err := c.Write(c1); err != nil {
+		t.Fatal(err)
+	}
+	s := make([]byte, 1+1536+1536)
+	if _, err := io.ReadFull(c, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(s[1 : 1+1536]); err != nil { // C2 echoes S1
+		t.Fatal(err)
+	}
+}
+
+// Garbage after the handshake closes only that connection.
+func TestGarbageClosesOnlyThatConnection(t *testing.T) {
+	t.Parallel()
+	requireFFmpeg(t)
+	rec := newPubRecorder(t)
+	srv, addr := startServer(t, rec.ingest(), Config{ReadTimeout: 2 * time.Second})
+
+	publisher := startFFmpeg(t, "rtmp://"+addr+"/LiveApp/garbage", 3)
+	pub := rec.next(t, 3*time.Second)
+	pub.waitStarted(t, 3*time.Second)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := make([]byte, 4096)
+	for i := range random {
+		random[i] = byte(rng.UintN(256))
+	}
+	for _, garbage := range [][]byte{random, bytes.Repeat([]byte{0xff}, 4096), []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rtmpHandshake(t, c)
+		_, _ = c.Write(garbage) // the server may already have closed
+		_ = c.SetReadDeadline(time.Now().Add(4 * time.Second))
+		_, err = io.Copy(io.Discard, c)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("server kept the connection open after % x...", garbage[:8])
+		}
+		_ = c.Close()
+	}
+
+	if r := <-publisher; r.err != nil {
+		t.Fatalf("publisher: %v\n%s", r.err, r.stderr)
+	}
+	if err := pub.waitEnded(t, 5*time.Second); err != nil {
+		t.Fatalf("End(%v), want End(nil)", err)
+	}
+	if pub.unitCount() < 100 {
+		t.Fatalf("publisher got %d units", pub.unitCount())
+	}
+	if srv.Stats().Connections != 0 {
+		waitFor(t, 2*time.Second, func() bool { return srv.Stats().Connections == 0 })
+	}
+}
+
+func TestKickClosesPublisher(t *testing.T) {
+	t.Parallel()
+	requireFFmpeg(t)
+	rec := newPubRecorder(t)
+	_, addr := startServer(t, rec.ingest(), Config{})
+	publisher := startFFmpeg(t, "rtmp://"+addr+"/LiveApp/kicked", 20)
+	pub := rec.next(t, 3*time.Second)
+	pub.waitStarted(t, 3*time.Second)
+	close(pub.kicked)
+	if err := pub.waitEnded(t, 3*time.Second); err != nil {
+		t.Fatalf("End(%v), want End(nil)", err)
+	}
+	select {
+	case r := <-publisher:
+		if r.err == nil {
+			t.Fatal("kicked ffmpeg exited without error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("kicked ffmpeg still running")
+	}
+}
+
+// Cancelling Run closes the listener and every connection, ends the
+// publications and returns; goleak (TestMain) checks the goroutines.
+func TestRunStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	requireFFmpeg(t)
+	rec := newPubRecorder(t)
+	srv, err := New(Config{Addr: "127.0.0.1:0", Logger: testLogger(t)}, rec.ingest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case <-time.After(2 * time.Second):
+		t.Fatal("not listening")
+	}
+	addr := srv.Addr().String()
+
+	publisher := startFFmpeg(t, "rtmp://"+addr+"/LiveApp/shutdown", 20)
+	pub := rec.next(t, 3*time.Second)
+	pub.waitStarted(t, 3*time.Second)
+	idle, err := net.Dial("tcp", addr) // mid-handshake
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	waitFor(t, 2*time.Second, func() bool { return srv.Stats().Connections == 2 })
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5s of cancel")
+	}
+	if err := pub.waitEnded(t, time.Second); err != nil {
+		t.Fatalf("End(%v), want End(nil)", err)
+	}
+	if st := srv.Stats(); st.Connections != 0 || st.Publishers != 0 {
+		t.Fatalf("stats after Run = %+v", st)
+	}
+	_ = idle.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.Copy(io.Discard, idle); err != nil {
+		t.Fatalf("idle connection not closed: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Fatal("still accepting after Run returned")
+	}
+	select {
+	case <-publisher:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ffmpeg still running after shutdown")
+	}
+}

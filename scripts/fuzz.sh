@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target of the module for a short time each.
+# Usage: scripts/fuzz.sh [FUZZTIME]   (default 8s)
+set -euo pipefail
+fuzztime=${1:-8s}
+cd "$(dirname "$0")/.."
+mapfile -t files < <(git ls-files '*_test.go' | xargs grep -l '^func Fuzz' || true)
+for f in "${files[@]}"; do
+  pkg=./$(dirname "$f")
+  for name in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
+    echo "fuzz $pkg $name ($fuzztime)"
+    go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"
+  done
+done
