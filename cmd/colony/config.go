@@ -28,7 +28,7 @@ type Config struct {
 	// Apps are the applications served (default LiveApp, WebRTCAppEE).
 	Apps []string `yaml:"apps"`
 	// ServedByHeader adds X-Served-By: <node id> to every HTTP response (default true).
-	ServedByHeader *bool `yaml:"served_by_header"`
+	ServedByHeader *bool       `yaml:"served_by_header"`
 	Node           NodeConfig  `yaml:"node"`
 	Mongo          MongoConfig `yaml:"mongo"`
 	HLS            HLSConfig   `yaml:"hls"`

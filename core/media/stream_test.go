@@ -133,7 +133,7 @@ func TestSlowReaderResumesAtKeyframe(t *testing.T) {
 			got = append(got, u)
 		}
 	}
-	drain() // the reader catches up; it is still waiting for a keyframe
+	drain()                                   // the reader catches up; it is still waiting for a keyframe
 	s.Write(&Unit{Track: 0, Data: []byte{9}}) // a delta frame: skipped
 	second := gop(time.Second, 2)
 	for _, u := range second {
