@@ -89,3 +89,10 @@ type Authorizer interface {
 type ViewerCounter interface {
 	Viewers(key stream.Key) int
 }
+
+// LocalStreams looks up streams that are live on this node, without
+// pulling. The relay server uses it to serve edges.
+type LocalStreams interface {
+	// LocalStream returns the stream if it is live here and started.
+	LocalStream(key stream.Key) (*media.Stream, bool)
+}

@@ -96,6 +96,7 @@ func (errorHook) Levels() []logrus.Level { return []logrus.Level{logrus.ErrorLev
 
 func (k errorHook) Fire(e *logrus.Entry) error {
 	msg, _, _ := strings.Cut(e.Message, "\n") // drop pkg/errors stack traces
+	msg = strings.TrimPrefix(msg, "Server closed by error: Err = ")
 	k.h.mu.Lock()
 	if k.h.rtmpErr == "" {
 		k.h.rtmpErr = msg
@@ -294,7 +295,9 @@ func (h *connHandler) end(err error) {
 // OnClose runs when go-rtmp closes the connection, before the socket.
 func (h *connHandler) OnClose() {
 	h.cancel()
-	h.end(h.endErr())
+	err := h.endErr()
+	h.end(err)
+	h.log.Debug("connection closed", "err", err)
 }
 
 // endErr is what ended a publishing connection: nil for an unpublish, a

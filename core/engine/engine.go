@@ -242,3 +242,15 @@ func (e *Engine) newClaim(key stream.Key) origin.Claim {
 	now := e.cfg.Now()
 	return origin.Claim{Stream: key, Node: e.cfg.Self.ID, RelayAddr: e.cfg.Self.InternalAddr, ClaimedAt: now, RenewedAt: now}
 }
+
+// LocalStream implements ports.LocalStreams: streams published here (or
+// pulled here), once their tracks are known.
+func (e *Engine) LocalStream(key stream.Key) (*media.Stream, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	en, ok := e.live[key]
+	if !ok || en.s == nil {
+		return nil, false
+	}
+	return en.s, true
+}
