@@ -86,10 +86,16 @@ func newTestServer(t *testing.T, cfg Config) *testServer {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
+	hs := newHTTPServer(t, srv)
 	t.Cleanup(srv.Close) // runs first: wakes requests blocked in muxers
 	return &testServer{srv: srv, http: hs, reg: reg}
+}
+
+func newHTTPServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return hs
 }
 
 func mustKey(t *testing.T, app, id string) stream.Key {

@@ -31,6 +31,7 @@ const (
 type streamMuxer struct {
 	key     stream.Key
 	src     *media.Stream
+	reader  *media.Reader // subscribed at creation, so that no unit is missed
 	muxer   *gohlslib.Muxer
 	writers []unitWriter
 	dir     string // the stream's own directory, "" when segments are in RAM
@@ -88,9 +89,15 @@ func newStreamMuxer(ctx context.Context, cfg Config, key stream.Key, src *media.
 		removeDir(dir, log)
 		return nil, fmt.Errorf("start muxer: %w", err)
 	}
+	r, err := src.Subscribe()
+	if err != nil {
+		m.Close()
+		removeDir(dir, log)
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	return &streamMuxer{
-		key: key, src: src, muxer: m, writers: mp.writers, dir: dir, log: log,
+		key: key, src: src, reader: r, muxer: m, writers: mp.writers, dir: dir, log: log,
 		ctx: ctx, cancel: cancel,
 		ready: make(chan struct{}), done: make(chan struct{}),
 		minSegments: minSegments(cfg),
@@ -100,6 +107,7 @@ func newStreamMuxer(ctx context.Context, cfg Config, key stream.Key, src *media.
 // discard releases a muxer that was never run.
 func (sm *streamMuxer) discard() {
 	sm.cancel()
+	sm.reader.Close()
 	sm.muxer.Close()
 	removeDir(sm.dir, sm.log)
 }
@@ -110,14 +118,10 @@ func (sm *streamMuxer) run() {
 	defer removeDir(sm.dir, sm.log)
 	defer sm.muxer.Close()
 	defer sm.cancel()
-	r, err := sm.src.Subscribe()
-	if err != nil {
-		return
-	}
-	defer r.Close()
+	defer sm.reader.Close()
 	sm.log.Debug("HLS muxer started")
-	err = r.Run(sm.ctx, sm.write)
-	sm.log.Debug("HLS muxer stopped", "reason", err, "dropped", r.Dropped())
+	err := sm.reader.Run(sm.ctx, sm.write)
+	sm.log.Debug("HLS muxer stopped", "reason", err, "dropped", sm.reader.Dropped())
 }
 
 func (sm *streamMuxer) write(u *media.Unit) error {

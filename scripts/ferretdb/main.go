@@ -8,6 +8,13 @@
 // With -state-dir empty the data lives in memory. Once it listens it prints
 // one line "ferretdb ready mongodb://HOST:PORT/" on stdout (port 0 picks a
 // free port, shown there). SIGINT or SIGTERM shut it down.
+//
+// FerretDB v1 does not apply a conditional update to a document atomically
+// (it reads, then writes by _id), where MongoDB does. Unless
+// -serialize-writes=false, clients reach FerretDB through a proxy that lets
+// one write command run at a time, so that tests see MongoDB's
+// single-document atomicity. FerretDB v1 is therefore not a safe production
+// store for code relying on that guarantee.
 package main
 
 import (
@@ -37,6 +44,7 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:27017", "loopback `address` to listen on (port 0 picks a free one)")
 	stateDir := flag.String("state-dir", "", "`directory` for the SQLite files (created if missing); empty keeps data in memory")
 	verbose := flag.Bool("v", false, "log at info level instead of warnings only")
+	serialize := flag.Bool("serialize-writes", true, "run one write command at a time (MongoDB's per-document atomicity)")
 	flag.Parse()
 
 	if err := checkLoopback(*listen); err != nil {
@@ -53,13 +61,26 @@ func run() error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	// With the proxy, FerretDB itself listens on a private loopback port.
+	var ln net.Listener
+	ferretAddr := *listen
+	if *serialize {
+		if ln, err = net.Listen("tcp", *listen); err != nil {
+			return err
+		}
+		ferretAddr = "127.0.0.1:0"
+	}
+
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  ferretdb.ListenerConfig{TCP: ferretAddr},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: sqliteURL,
 	})
 	if err != nil {
+		if ln != nil {
+			_ = ln.Close()
+		}
 		return err
 	}
 
@@ -70,8 +91,21 @@ func run() error {
 	go func() { done <- f.Run(ctx) }()
 
 	// MongoDBURI blocks until the listener is bound.
-	fmt.Printf("ferretdb ready %s\n", f.MongoDBURI())
+	uri := f.MongoDBURI()
+	if ln != nil {
+		backend, err := url.Parse(uri)
+		if err != nil {
+			return err
+		}
+		p := newProxy(ln, backend.Host, logger)
+		go p.serve()
+		defer p.close()
+		uri = "mongodb://" + ln.Addr().String() + "/"
+	}
+	fmt.Printf("ferretdb ready %s\n", uri)
 
+	<-ctx.Done()
+	stop()
 	return <-done
 }
 
