@@ -36,6 +36,9 @@ const maxMessageStreams = 8
 // readerBufferSize is go-rtmp's read buffer per connection.
 const readerBufferSize = 32 << 10
 
+// maxScratch bounds the payload buffer a connection keeps between messages.
+const maxScratch = 1 << 20
+
 // connHandler is go-rtmp's handler for one connection. go-rtmp calls it
 // from the connection's goroutine only, so its fields need no lock (except
 // rtmpErr, written by the logrus hook).
@@ -54,8 +57,9 @@ type connHandler struct {
 	pub         ports.Publication
 	p           *publisher
 	pubStreamID uint32
-	unpublished bool  // deleteStream or FCUnpublish received
-	err         error // the error this side ended the connection with
+	scratch     []byte // reused for message payloads
+	unpublished bool   // deleteStream or FCUnpublish received
+	err         error  // the error this side ended the connection with
 
 	mu      sync.Mutex
 	rtmpErr string // the error go-rtmp ended the connection with, from its log
@@ -235,7 +239,7 @@ func (h *connHandler) OnVideo(ts uint32, payload io.Reader) error {
 	if h.p == nil {
 		return nil
 	}
-	b, err := payloadBytes(payload, h.srv.cfg.MaxMessageSize)
+	b, err := h.read(payload)
 	if err == nil {
 		err = h.p.onVideo(time.Now(), ts, b)
 	}
@@ -246,11 +250,23 @@ func (h *connHandler) OnAudio(ts uint32, payload io.Reader) error {
 	if h.p == nil {
 		return nil
 	}
-	b, err := payloadBytes(payload, h.srv.cfg.MaxMessageSize)
+	b, err := h.read(payload)
 	if err == nil {
 		err = h.p.onAudio(time.Now(), ts, b)
 	}
 	return h.fail(err)
+}
+
+// read reads a message payload into the connection's scratch buffer. The
+// bytes are valid until the next read.
+func (h *connHandler) read(payload io.Reader) ([]byte, error) {
+	b, err := readPayload(h.scratch, payload, h.srv.cfg.MaxMessageSize)
+	if cap(b) <= maxScratch {
+		h.scratch = b
+	} else {
+		h.scratch = nil
+	}
+	return b, err
 }
 
 // fail records err as the reason the connection ends, and returns it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	flvtag "github.com/yutopp/go-flv/tag"
@@ -153,23 +154,28 @@ func audioFromFLV(dts time.Duration, b []byte) (flvResult, error) {
 // ErrMessageTooLarge: an audio or video message larger than Config.MaxMessageSize.
 var ErrMessageTooLarge = errors.New("message too large")
 
-// payloadBytes returns the bytes of a go-rtmp message payload, at most max.
-// go-rtmp passes a *bytes.Buffer: its bytes are returned without a copy and
-// are valid only until the callback returns.
-func payloadBytes(r io.Reader, max int) ([]byte, error) {
-	if b, ok := r.(interface{ Bytes() []byte }); ok {
-		bs := b.Bytes()
-		if len(bs) > max {
-			return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrMessageTooLarge, len(bs), max)
+// readPayload reads a go-rtmp message payload (at most limit bytes) into
+// buf, reusing its capacity, and returns the bytes read. go-rtmp's payload
+// reader is only valid during its callback.
+func readPayload(buf []byte, r io.Reader, limit int) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		if len(buf) > limit {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrMessageTooLarge, limit)
 		}
-		return bs, nil
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(4096, cap(buf)))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			if len(buf) > limit {
+				return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrMessageTooLarge, len(buf), limit)
+			}
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	bs, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(bs) > max {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrMessageTooLarge, max)
-	}
-	return bs, nil
 }

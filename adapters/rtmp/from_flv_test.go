@@ -168,23 +168,24 @@ func TestFLVCopiesPayload(t *testing.T) {
 	}
 }
 
-func TestPayloadBytes(t *testing.T) {
+func TestReadPayload(t *testing.T) {
 	tests := []struct {
 		name    string
 		r       io.Reader
-		max     int
+		limit   int
 		want    int
 		wantErr error
 	}{
-		{name: "buffer", r: bytes.NewBuffer(make([]byte, 100)), max: 100, want: 100},
-		{name: "buffer too large", r: bytes.NewBuffer(make([]byte, 101)), max: 100, wantErr: ErrMessageTooLarge},
-		{name: "reader", r: iotest.HalfReader(bytes.NewReader(make([]byte, 100))), max: 100, want: 100},
-		{name: "reader too large", r: iotest.HalfReader(bytes.NewReader(make([]byte, 101))), max: 100, wantErr: ErrMessageTooLarge},
-		{name: "reader error", r: iotest.ErrReader(io.ErrUnexpectedEOF), max: 100, wantErr: io.ErrUnexpectedEOF},
+		{name: "at the limit", r: bytes.NewReader(make([]byte, 100)), limit: 100, want: 100},
+		{name: "empty", r: bytes.NewReader(nil), limit: 100, want: 0},
+		{name: "large", r: iotest.HalfReader(bytes.NewReader(make([]byte, 1<<20))), limit: 2 << 20, want: 1 << 20},
+		{name: "too large", r: bytes.NewReader(make([]byte, 101)), limit: 100, wantErr: ErrMessageTooLarge},
+		{name: "too large, slowly", r: iotest.OneByteReader(bytes.NewReader(make([]byte, 10000))), limit: 100, wantErr: ErrMessageTooLarge},
+		{name: "reader error", r: iotest.ErrReader(io.ErrUnexpectedEOF), limit: 100, wantErr: io.ErrUnexpectedEOF},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := payloadBytes(tc.r, tc.max)
+			b, err := readPayload(make([]byte, 7, 10), tc.r, tc.limit)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}

@@ -53,7 +53,9 @@ func TestPublisher(t *testing.T) {
 	inter := func(at time.Duration, ts uint32) tag {
 		return tag{at: at, video: true, ts: ts, body: avcFrame(2, 0, testP)}
 	}
-	audio := func(at time.Duration, ts uint32) tag { return tag{at: at, ts: ts, body: aacFrame([]byte{0x21, byte(ts)})} }
+	audio := func(at time.Duration, ts uint32) tag {
+		return tag{at: at, ts: ts, body: aacFrame([]byte{0x21, byte(ts)})}
+	}
 	videoOnly := streamMeta{known: true, video: true}
 
 	type unit struct {

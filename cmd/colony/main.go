@@ -30,6 +30,8 @@ func newApp() *cli.App {
 		Version: version,
 		Commands: []*cli.Command{
 			runCommand(),
+			modeCommand(),
+			clusterCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -14,6 +14,7 @@ import (
 	"github.com/colony-live/colony/adapters/bbolt"
 	"github.com/colony-live/colony/adapters/hls"
 	"github.com/colony-live/colony/adapters/metrics"
+	"github.com/colony-live/colony/adapters/mongo"
 	"github.com/colony-live/colony/adapters/rtmp"
 	"github.com/colony-live/colony/core/engine"
 	"github.com/colony-live/colony/ports"
@@ -28,8 +29,14 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (ports.Store, 
 			return nil, err
 		}
 		return s, nil
+	case "cluster":
+		s, err := mongo.Open(ctx, mongo.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("cluster registry: %w", err)
+		}
+		return s, nil
 	}
-	return nil, fmt.Errorf("mode %q is not supported yet", cfg.Mode)
+	return nil, fmt.Errorf("mode %q is not standalone or cluster", cfg.Mode)
 }
 
 // persistentNodeID returns the node id kept in dir, creating one the first time.
