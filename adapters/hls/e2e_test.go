@@ -14,6 +14,7 @@ import (
 
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 )
 
 var prefixedURI = regexp.MustCompile(`^[0-9a-f]{12}_[a-z0-9]+_stream\.m3u8`)
@@ -89,9 +90,15 @@ func TestGohlslibClientPlays(t *testing.T) {
 		// follows preload hints, and skips parts that a burst produces
 		// faster than it fetches them.
 		burst time.Duration
+		// maxStep: the largest timestamp step accepted. gohlslib's LL
+		// client fetches a preload hint, then a non-blocking playlist,
+		// and jumps to that playlist's hint: when the test machine delays
+		// it by a part, it skips that part (TestLowLatencyPlaylists checks
+		// that the parts the server lists are continuous).
+		maxStep time.Duration
 	}{
-		{VariantLowLatency, 1500 * time.Millisecond},
-		{VariantMPEGTS, 4 * time.Second},
+		{VariantLowLatency, 1500 * time.Millisecond, 750 * time.Millisecond},
+		{VariantMPEGTS, 4 * time.Second, 100 * time.Millisecond},
 	} {
 		t.Run(tc.variant, func(t *testing.T) {
 			t.Parallel()
@@ -162,8 +169,8 @@ func TestGohlslibClientPlays(t *testing.T) {
 			if len(videoDTS) < 45 || len(audioPTS) < 70 {
 				t.Fatalf("got %d video and %d audio units (decode errors %q)", len(videoDTS), len(audioPTS), decodeErrs)
 			}
-			assertIncreasing(t, "video DTS", videoDTS, 90000/10)
-			assertIncreasing(t, "audio PTS", audioPTS, 48000/10)
+			assertIncreasing(t, "video DTS", videoDTS, ticks(tc.maxStep, 90000))
+			assertIncreasing(t, "audio PTS", audioPTS, ticks(tc.maxStep, 48000))
 		})
 	}
 }
@@ -232,6 +239,11 @@ func TestLowLatencyPlaylists(t *testing.T) {
 		t.Errorf("segment %s: status %d, %d bytes, Cache-Control %q", last, code, len(body), hdr.Get("Cache-Control"))
 	}
 
+	// The parts listed follow each other without a gap, in both renditions.
+	assertPartsContinuous(t, ts, media)
+	_, audioPL, _ := ts.get(t, "/LiveApp/streams/"+regexp.MustCompile(`URI="([^"]+)"`).FindStringSubmatch(main)[1])
+	assertPartsContinuous(t, ts, audioPL)
+
 	// A blocking reload for the next part answers once it exists.
 	msn := int(floatOf(t, mediaSeqRe, media)) + len(segs)
 	tail := media[strings.LastIndex(media, last):]
@@ -280,6 +292,40 @@ func TestLowLatencyPlaylists(t *testing.T) {
 	}
 	if n := ts.srv.Streams(); n != 1 {
 		t.Errorf("Streams = %d", n)
+	}
+}
+
+// assertPartsContinuous fetches every part a media playlist lists and
+// checks that each track's timeline has no gap or overlap between them.
+func assertPartsContinuous(t *testing.T, ts *testServer, pl string) {
+	t.Helper()
+	partRe := regexp.MustCompile(`#EXT-X-PART:[^\n]*URI="([^"]+)"`)
+	next := map[int]uint64{}
+	found := partRe.FindAllStringSubmatch(pl, -1)
+	if len(found) < 4 {
+		t.Fatalf("only %d parts in\n%s", len(found), pl)
+	}
+	for _, m := range found {
+		code, body, _ := ts.get(t, "/LiveApp/streams/"+m[1])
+		if code != http.StatusOK {
+			t.Fatalf("part %s: %d", m[1], code)
+		}
+		var parts fmp4.Parts
+		if err := parts.Unmarshal([]byte(body)); err != nil {
+			t.Fatalf("part %s: %v", m[1], err)
+		}
+		for _, p := range parts {
+			for _, tr := range p.Tracks {
+				if want, ok := next[tr.ID]; ok && tr.BaseTime != want {
+					t.Fatalf("part %s track %d starts at %d, previous part ended at %d", m[1], tr.ID, tr.BaseTime, want)
+				}
+				end := tr.BaseTime
+				for _, s := range tr.Samples {
+					end += uint64(s.Duration)
+				}
+				next[tr.ID] = end
+			}
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package hls
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -92,7 +93,9 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, key s
 		s.playError(w, r, key, err)
 		return
 	}
-	mv := sm.get("index.m3u8", r.URL.RawQuery) // does not block: the muxer has content
+	// gohlslib repeats the query in every URI it lists (a token, a
+	// session id); re-encoded, it cannot break out of a URI="..." attribute.
+	mv := sm.get("index.m3u8", r.URL.Query().Encode()) // does not block: the muxer has content
 	if mv.status != http.StatusOK {
 		notFound(w) // closed meanwhile
 		return
@@ -124,7 +127,11 @@ func (s *Server) waitReady(ctx context.Context, key stream.Key, src *media.Strea
 			return nil, errClosed
 		case sm == nil && src != nil && !attached:
 			attached = true
-			s.Attach(key, src)
+			if err := s.attach(key, src); errors.Is(err, errNoTracks) {
+				return nil, fmt.Errorf("%w: %w", ports.ErrStreamNotFound, err)
+			} else if err != nil {
+				s.log.Warn("stream not muxed", "stream", key.String(), "err", err)
+			}
 			continue
 		case sm == nil:
 			select {
@@ -181,6 +188,7 @@ func (s *Server) serveFile(w *respWriter, r *http.Request, sm *streamMuxer, file
 	req := r.Clone(context.WithoutCancel(r.Context()))
 	req.URL.Path = "/" + file
 	req.URL.RawPath = ""
+	req.URL.RawQuery = req.URL.Query().Encode() // see serveMultivariant
 	if blocks(file) {
 		s.serveGuarded(r.Context(), w, req, sm)
 	} else {

@@ -74,6 +74,40 @@ func TestNotFoundAndTraversal(t *testing.T) {
 	}
 }
 
+// TestQueryPropagates: the playlist's query (a token) reaches every URI,
+// re-encoded so that it cannot break the playlist syntax.
+func TestQueryPropagates(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, Config{})
+	ts.publish(t, mustKey(t, "LiveApp", "tok"), 3*time.Second)
+	code, main, _ := ts.get(t, `/LiveApp/streams/tok.m3u8?token=a%22b&x=1`)
+	if code != http.StatusOK {
+		t.Fatalf("main playlist: %d", code)
+	}
+	u := uris(main)
+	if len(u) != 1 || !strings.HasSuffix(u[0], "?token=a%22b&x=1") || strings.Contains(main, `a"b`) {
+		t.Fatalf("query not carried safely:\n%s", main)
+	}
+	code, media, _ := ts.get(t, "/LiveApp/streams/"+u[0])
+	if code != http.StatusOK || !strings.Contains(media, `_init.mp4?token=a%22b&x=1"`) {
+		t.Fatalf("media playlist %d:\n%s", code, media)
+	}
+}
+
+// TestUnsupportedTracks: a stream HLS cannot carry (VP8 only) is 404 at
+// once, not a wait for segments that never come.
+func TestUnsupportedTracks(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, Config{})
+	vp8 := media.NewStream([]media.Track{{Codec: media.VP8, ClockRate: 90000}}, media.StreamConfig{})
+	t.Cleanup(vp8.Close)
+	ts.reg.set(mustKey(t, "LiveApp", "vp8"), vp8)
+	start := time.Now()
+	if code, _, _ := ts.get(t, "/LiveApp/streams/vp8.m3u8"); code != http.StatusNotFound || time.Since(start) > 2*time.Second {
+		t.Errorf("VP8 stream: %d after %v, want 404 at once", code, time.Since(start))
+	}
+}
+
 func TestStreamEndRemovesMuxerAndRepublishGetsAFreshOne(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, Config{Variant: VariantFMP4})

@@ -107,7 +107,7 @@ func FuzzPlaylists(f *testing.F) {
 	f.Add("#EXT-X-MEDIA:URI=\"\n#EXT-X-MAP:URI=\"", "abcdefabcdef")
 	f.Fuzz(func(t *testing.T, pl, prefix string) {
 		out := rewriteMultivariant([]byte(pl), prefix)
-		if len(out) < len(pl) {
+		if len(out) < len(pl) && !strings.Contains(pl, "\r") { // CRLF becomes LF
 			t.Fatalf("rewrite shrank the playlist")
 		}
 		if p, ok := muxerPrefix([]byte(pl)); ok && (len(p) != prefixLen || !isLowerHex(p)) {

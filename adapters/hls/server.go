@@ -76,31 +76,37 @@ func New(cfg Config, play ports.Playback) (*Server, error) {
 	}, nil
 }
 
-// Attach starts muxing s as key. It does not block. The muxer ends, and its
-// files disappear, when s ends or the server closes. Attaching the stream
+// Attach starts muxing src as key. It does not block. The muxer ends, and its
+// files disappear, when src ends or the server closes. Attaching the stream
 // already attached under key does nothing; another stream replaces it.
 func (s *Server) Attach(key stream.Key, src *media.Stream) {
+	if err := s.attach(key, src); err != nil {
+		s.log.Warn("stream not muxed", "stream", key.String(), "err", err)
+	}
+}
+
+// attach is Attach, reporting why a stream cannot be muxed.
+func (s *Server) attach(key stream.Key, src *media.Stream) error {
 	if src == nil {
-		return
+		return nil
 	}
 	s.mu.Lock()
 	if old := s.streams[key]; s.closed || (old != nil && old.src == src) {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	s.mu.Unlock()
 
 	sm, err := newStreamMuxer(s.ctx, s.cfg, key, src, s.log)
 	if err != nil {
-		s.log.Warn("stream not muxed", "stream", key.String(), "err", err)
-		return
+		return err
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.streams[key]; s.closed || (old != nil && old.src == src) {
 		sm.discard()
-		return
+		return nil
 	} else if old != nil {
 		old.cancel() // superseded: a new publication of the same key
 	}
@@ -116,6 +122,7 @@ func (s *Server) Attach(key stream.Key, src *media.Stream) {
 			s.addPrefix(sm, prefix)
 		}
 	})
+	return nil
 }
 
 // addPrefix makes sm's files reachable and marks it ready.
