@@ -35,16 +35,10 @@ func Redact(uri string) string {
 }
 
 // userinfoEnd returns the index of the '@' that ends the userinfo of rest
-// (a URI without its scheme), or -1. The last '@' before the query wins; with
-// none there (a password holding an unescaped '?'), the last '@' at all.
+// (a URI without its scheme), or -1. It takes the last '@' of all: a
+// password may hold an unescaped '?' or '/', and an '@' in the options only
+// makes Redact hide the hosts too.
 func userinfoEnd(rest string) int {
-	q := strings.IndexByte(rest, '?')
-	if q < 0 {
-		return strings.LastIndexByte(rest, '@')
-	}
-	if at := strings.LastIndexByte(rest[:q], '@'); at >= 0 {
-		return at
-	}
 	return strings.LastIndexByte(rest, '@')
 }
 
@@ -77,16 +71,24 @@ func secretsOf(uri string) []string {
 	if i := strings.Index(uri, "://"); i >= 0 {
 		rest = uri[i+3:]
 	}
-	if at := userinfoEnd(rest); at >= 0 {
-		user, pass, _ := strings.Cut(rest[:at], ":")
-		add(pass)
-		add(user)
+	// Every '@' might end the userinfo (malformed URIs): hide each reading.
+	for at := range len(rest) {
+		if rest[at] == '@' {
+			user, pass, _ := strings.Cut(rest[:at], ":")
+			add(pass)
+			add(user)
+		}
 	}
 	if q := strings.IndexByte(rest, '?'); q >= 0 {
 		for _, p := range strings.Split(rest[q+1:], "&") {
 			k, v, ok := strings.Cut(p, "=")
 			if ok && slices.Contains(secretOptions, strings.ToLower(k)) {
 				add(v)
+				// authMechanismProperties=NAME:value,NAME:value
+				for _, prop := range strings.Split(v, ",") {
+					_, pv, _ := strings.Cut(prop, ":")
+					add(pv)
+				}
 			}
 		}
 	}

@@ -91,7 +91,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := newStore(cfg, red, client)
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	if err := s.ping(ctx); err == nil {
+	err = s.ping(ctx)
+	if err == nil {
 		err = s.ensureIndexes(ctx)
 	}
 	if err != nil {

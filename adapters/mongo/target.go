@@ -114,10 +114,7 @@ func bareHostPort(s string) (string, error) {
 		}
 		host, port = h, p
 	}
-	if host == "" || strings.ContainsAny(host, "/?#@ ,[]\\") {
-		return "", fmt.Errorf("%w: bad host %q", ErrBadTarget, host)
-	}
-	if strings.Contains(host, ":") && net.ParseIP(host) == nil {
+	if net.ParseIP(host) == nil && !validHostName(host) {
 		return "", fmt.Errorf("%w: bad host %q", ErrBadTarget, host)
 	}
 	n, err := strconv.Atoi(port)
@@ -125,4 +122,18 @@ func bareHostPort(s string) (string, error) {
 		return "", fmt.Errorf("%w: bad port %q", ErrBadTarget, port)
 	}
 	return net.JoinHostPort(host, strconv.Itoa(n)), nil
+}
+
+// validHostName reports whether h is made of letters, digits, '.', '-' and '_'.
+func validHostName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -124,6 +124,11 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	cl, err := newClusterParts(cfg, self, log)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
 	eng, err := engine.New(engine.Config{
 		Self: self, Apps: apps, PurgeAfter: cfg.Node.PurgeAfter, Logger: log,
 	}, engine.Deps{
@@ -131,11 +136,15 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Outputs: []ports.Output{hlsSrv},
 		Viewers: map[string]ports.ViewerCounter{"hls": hlsSrv},
 		Load:    procfs.New(""),
+		Puller:  cl.puller(),
 	})
 	if err != nil {
 		return err
 	}
 	play.Playback = eng
+	if err := cl.listen(eng); err != nil {
+		return err
+	}
 
 	var rtmpSrv *rtmp.Server
 	if self.Role.Ingests() {
@@ -153,7 +162,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	reg := metrics.New()
-	registerMetrics(reg, eng, hlsSrv, rtmpSrv)
+	registerMetrics(reg, eng, hlsSrv, rtmpSrv, cl.relaySrv)
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mux.Handle("GET /metrics", reg.Handler())
@@ -174,6 +183,9 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g.Go(func() error { return hlsSrv.Run(gctx) })
 	if rtmpSrv != nil {
 		g.Go(func() error { return rtmpSrv.Serve(gctx) })
+	}
+	if cl.relaySrv != nil {
+		g.Go(func() error { return cl.relaySrv.Serve(gctx) })
 	}
 	g.Go(func() error {
 		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

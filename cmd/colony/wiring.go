@@ -15,6 +15,7 @@ import (
 	"github.com/colony-live/colony/adapters/hls"
 	"github.com/colony-live/colony/adapters/metrics"
 	"github.com/colony-live/colony/adapters/mongo"
+	"github.com/colony-live/colony/adapters/relay"
 	"github.com/colony-live/colony/adapters/rtmp"
 	"github.com/colony-live/colony/core/engine"
 	"github.com/colony-live/colony/ports"
@@ -68,7 +69,7 @@ func persistentNodeID(dir string) (string, error) {
 }
 
 // registerMetrics exposes the components' counters.
-func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r *rtmp.Server) {
+func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r *rtmp.Server, rl *relay.Server) {
 	type agg struct{ streams, readers, unitsIn, bytesIn, dropped float64 }
 	sum := func() agg {
 		var a agg
@@ -93,5 +94,10 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r
 	if r != nil {
 		reg.Gauge("rtmp_connections", "Open RTMP connections.", func() float64 { return float64(r.Stats().Connections) })
 		reg.Counter("rtmp_bytes_in_total", "Bytes received over RTMP.", func() float64 { return float64(r.Stats().BytesIn) })
+	}
+	if rl != nil {
+		reg.Gauge("relay_sessions_active", "Edges pulling a stream from this origin now.", func() float64 { return float64(rl.Stats().Active) })
+		reg.Counter("relay_sessions_total", "Relay sessions served since start.", func() float64 { return float64(rl.Stats().Total) })
+		reg.Counter("relay_bytes_out_total", "Bytes sent to edges.", func() float64 { return float64(rl.Stats().BytesOut) })
 	}
 }

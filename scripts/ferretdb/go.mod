@@ -2,7 +2,10 @@ module github.com/colony-live/colony/scripts/ferretdb
 
 go 1.26.8
 
-require github.com/FerretDB/FerretDB v1.24.2
+require (
+	github.com/FerretDB/FerretDB v1.24.2
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect

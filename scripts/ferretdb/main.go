@@ -92,20 +92,23 @@ func run() error {
 
 	// MongoDBURI blocks until the listener is bound.
 	uri := f.MongoDBURI()
+	var p *proxy
 	if ln != nil {
 		backend, err := url.Parse(uri)
 		if err != nil {
 			return err
 		}
-		p := newProxy(ln, backend.Host, logger)
+		p = newProxy(ln, backend.Host, logger)
 		go p.serve()
-		defer p.close()
 		uri = "mongodb://" + ln.Addr().String() + "/"
 	}
 	fmt.Printf("ferretdb ready %s\n", uri)
 
 	<-ctx.Done()
 	stop()
+	if p != nil {
+		p.close() // clients first, then FerretDB
+	}
 	return <-done
 }
 

@@ -224,7 +224,8 @@ func (b *lockedBuffer) String() string {
 }
 
 // Binary returns the ferretdb binary to run: $COLONY_FERRETDB_BIN, or the
-// repository's bin/ferretdb, built from scripts/ferretdb if missing.
+// repository's bin/ferretdb, built from scripts/ferretdb if it is missing or
+// older than a file there.
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv(BinaryEnv); p != "" {
@@ -235,7 +236,8 @@ func Binary(t testing.TB) string {
 		t.Fatalf("mongotest: %v", err)
 	}
 	bin := filepath.Join(root, "bin", "ferretdb")
-	if _, err := os.Stat(bin); err == nil {
+	src := filepath.Join(root, "scripts", "ferretdb")
+	if fresh(bin, src) {
 		return bin
 	}
 	start := time.Now()
@@ -244,6 +246,25 @@ func Binary(t testing.TB) string {
 	}
 	t.Logf("mongotest: built %s in %v", bin, time.Since(start).Round(time.Second))
 	return bin
+}
+
+// fresh reports whether bin exists and is newer than every file in src.
+func fresh(bin, src string) bool {
+	bi, err := os.Stat(bin)
+	if err != nil {
+		return false
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || info.ModTime().After(bi.ModTime()) {
+			return false
+		}
+	}
+	return true
 }
 
 // repoRoot walks up from the working directory to the directory holding
