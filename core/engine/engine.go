@@ -33,7 +33,8 @@ type Config struct {
 	// PullIdleTimeout stops an edge pull that has had no viewers this long (default 30s).
 	PullIdleTimeout time.Duration
 	// PullRetryFor is how long an edge keeps re-resolving and re-pulling a
-	// stream whose pull broke while it had viewers (default 30s).
+	// stream whose pull broke while it had viewers (default 60s: longer than
+	// the 20 s a dead origin's claim takes to go stale).
 	PullRetryFor time.Duration
 	// DrainTimeout bounds how long shutdown waits for publishers to end (default 5s).
 	DrainTimeout time.Duration
@@ -122,7 +123,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	setDefault(&cfg.DeadAfter, node.DefaultDeadAfter)
 	setDefault(&cfg.PurgeAfter, time.Hour)
 	setDefault(&cfg.PullIdleTimeout, 30*time.Second)
-	setDefault(&cfg.PullRetryFor, 30*time.Second)
+	setDefault(&cfg.PullRetryFor, 60*time.Second)
 	setDefault(&cfg.DrainTimeout, 5*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
