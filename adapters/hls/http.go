@@ -235,8 +235,58 @@ func (s *Server) serveGuarded(ctx context.Context, w http.ResponseWriter, req *h
 		}
 		buf.copyTo(w)
 	case <-timer.C:
+		// A blocking reload that timed out (the source stalled, as during an
+		// origin failover): answer the current playlist, as a non-blocking
+		// reload would, so players keep polling instead of giving up.
+		if nb, ok := withoutBlocking(req); ok && s.serveNow(w, nb, sm) {
+			return
+		}
 		httpError(w, http.StatusServiceUnavailable, "timed out")
 	case <-ctx.Done():
 		w.WriteHeader(http.StatusServiceUnavailable) // the client went away
 	}
+}
+
+// withoutBlocking returns req without the LL-HLS blocking-reload
+// parameters, when it is a playlist request that had them.
+func withoutBlocking(req *http.Request) (*http.Request, bool) {
+	if !strings.HasSuffix(req.URL.Path, playlistExt) {
+		return nil, false
+	}
+	q := req.URL.Query()
+	if !q.Has("_HLS_msn") {
+		return nil, false
+	}
+	q.Del("_HLS_msn")
+	q.Del("_HLS_part")
+	r2 := req.Clone(req.Context())
+	r2.URL.RawQuery = q.Encode()
+	return r2, true
+}
+
+// serveNow answers a non-blocking playlist request, giving up (false) if the
+// muxer does not answer within a second.
+func (s *Server) serveNow(w http.ResponseWriter, req *http.Request, sm *streamMuxer) bool {
+	buf := newBufferedWriter()
+	done := make(chan struct{})
+	if !s.goTracked(func() {
+		defer close(done)
+		sm.muxer.Handle(buf, req)
+	}) {
+		return false
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		return false
+	}
+	if buf.status != http.StatusOK {
+		return false
+	}
+	if body, ok := fixPartHoldBack(buf.body.Bytes()); ok {
+		buf.body.Reset()
+		buf.body.Write(body)
+	}
+	buf.copyTo(w)
+	return true
 }

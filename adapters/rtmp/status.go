@@ -14,6 +14,7 @@ const (
 	descUnknownApp = "unknown application"
 	descBusy       = "stream id is already being published"
 	descInternal   = "internal server error"
+	descStoreDown  = "cluster registry unavailable: publishing is paused, try again shortly"
 )
 
 // publishRefusal maps the error that refused a publish to the onStatus code
@@ -28,6 +29,8 @@ func publishRefusal(err error) (message.NetStreamOnStatusCode, string) {
 		return message.NetStreamOnStatusCodePublishBadName, descBusy
 	case errors.Is(err, ports.ErrUnauthorized), errors.Is(err, ports.ErrRoleRefused), errors.Is(err, ports.ErrOverloaded):
 		return message.NetStreamOnStatusCodePublishFailed, err.Error()
+	case errors.Is(err, ports.ErrUnavailable):
+		return message.NetStreamOnStatusCodePublishFailed, descStoreDown
 	default:
 		return message.NetStreamOnStatusCodePublishFailed, descInternal
 	}

@@ -107,6 +107,11 @@ func (e *Engine) openPull(ctx context.Context, key stream.Key) (ports.PullSessio
 		return nil, claim, fmt.Errorf("%w: origin %s of %s is not heartbeating", ports.ErrStreamNotFound, claim.Node, key)
 	}
 	sess, err := e.deps.Puller.Open(ctx, key, claim)
+	if errors.Is(err, ports.ErrStreamNotFound) {
+		// Claimed but not started yet: the origin waits for the
+		// publisher's sequence headers.
+		return nil, claim, fmt.Errorf("pull %s from %s: %w: %w", key, claim.Node, errOriginNotReady, err)
+	}
 	if err != nil {
 		return nil, claim, fmt.Errorf("pull %s from %s: %w", key, claim.Node, err)
 	}
@@ -122,6 +127,9 @@ func (e *Engine) runPull(key stream.Key, p *pull) {
 
 	openCtx, openCancel := context.WithTimeout(ctx, 10*time.Second)
 	sess, claim, err := e.openPull(openCtx, key)
+	for errors.Is(err, errOriginNotReady) && sleepCtx(openCtx, 200*time.Millisecond) {
+		sess, claim, err = e.openPull(openCtx, key)
+	}
 	openCancel()
 	if err != nil {
 		e.mu.Lock()
@@ -208,10 +216,8 @@ func (e *Engine) reopen(ctx context.Context, key stream.Key, tracks []media.Trac
 	deadline := time.Now().Add(e.cfg.PullRetryFor)
 	backoff := 250 * time.Millisecond
 	for time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
+		if !sleepCtx(ctx, backoff) {
 			return nil
-		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 2*time.Second)
 		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -264,5 +270,20 @@ func (e *Engine) watchIdle(ctx context.Context, cancel context.CancelFunc, key s
 			cancel()
 			return
 		}
+	}
+}
+
+// errOriginNotReady: the origin holds the claim but its stream has not started.
+var errOriginNotReady = errors.New("origin has not started the stream yet")
+
+// sleepCtx waits d unless ctx ends first; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }

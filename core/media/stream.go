@@ -176,13 +176,13 @@ func (s *Stream) Close() {
 		return
 	}
 	s.closed = true
+	close(s.done) // before the queues, so that readers see ErrStreamClosed
 	for _, r := range s.readers {
 		close(r.ch)
 	}
 	s.readers = nil
 	clear(s.gop)
 	s.gop = nil
-	close(s.done)
 }
 
 func (s *Stream) remove(r *Reader) {
