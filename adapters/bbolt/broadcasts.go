@@ -119,7 +119,7 @@ func (s *Store) Broadcasts(ctx context.Context, q ports.ListQuery) ([]stream.Bro
 			if err != nil {
 				return err
 			}
-			if matches(b, q) {
+			if q.Match(b) {
 				matched = append(matched, b)
 			}
 		}
@@ -128,8 +128,8 @@ func (s *Store) Broadcasts(ctx context.Context, q ports.ListQuery) ([]stream.Bro
 	if err != nil {
 		return nil, 0, err
 	}
-	sortBroadcasts(matched, q.SortBy, q.Desc)
-	return page(matched, q.Offset, q.Limit), len(matched), nil
+	q.Sort(matched)
+	return q.Page(matched), len(matched), nil
 }
 
 // LiveBroadcasts lists every broadcasting record of every app, ordered by key.

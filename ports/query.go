@@ -1,4 +1,4 @@
-package bbolt
+package ports
 
 import (
 	"cmp"
@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/colony-live/colony/core/stream"
-	"github.com/colony-live/colony/ports"
 )
 
-// matches reports whether b passes q's status and search filters.
-func matches(b stream.Broadcast, q ports.ListQuery) bool {
+// Match reports whether b passes q's app, status and search filters.
+func (q ListQuery) Match(b stream.Broadcast) bool {
+	if b.Key.App != q.App {
+		return false
+	}
 	if q.Status != "" && b.Status != q.Status {
 		return false
 	}
@@ -20,33 +22,33 @@ func matches(b stream.Broadcast, q ports.ListQuery) bool {
 	return true
 }
 
-// sortBroadcasts orders bs by "name", "date" (creation) or "status", and by
-// creation for any other value; ties fall back to creation time, then id, so
-// that paging is stable.
-func sortBroadcasts(bs []stream.Broadcast, by string, desc bool) {
+// Sort orders bs by q.SortBy: "name", "date" (creation) or "status", and by
+// creation for any other value; ties fall back to creation time, then id,
+// so that paging is stable. Stores that cannot sort server-side use it.
+func (q ListQuery) Sort(bs []stream.Broadcast) {
 	byCreation := func(a, b stream.Broadcast) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Key.ID, b.Key.ID))
 	}
 	less := byCreation
-	switch by {
+	switch q.SortBy {
 	case "name":
 		less = func(a, b stream.Broadcast) int { return cmp.Or(cmp.Compare(a.Name, b.Name), byCreation(a, b)) }
 	case "status":
 		less = func(a, b stream.Broadcast) int { return cmp.Or(cmp.Compare(a.Status, b.Status), byCreation(a, b)) }
 	}
-	if desc {
+	if q.Desc {
 		slices.SortFunc(bs, func(a, b stream.Broadcast) int { return less(b, a) })
 		return
 	}
 	slices.SortFunc(bs, less)
 }
 
-// page returns bs[offset:offset+limit] clamped to bs; limit 0 means no limit.
-func page(bs []stream.Broadcast, offset, limit int) []stream.Broadcast {
-	offset = min(max(offset, 0), len(bs))
+// Page returns the q.Offset/q.Limit window of bs (a copy); Limit 0 means no limit.
+func (q ListQuery) Page(bs []stream.Broadcast) []stream.Broadcast {
+	offset := min(max(q.Offset, 0), len(bs))
 	end := len(bs)
-	if limit > 0 {
-		end = min(offset+limit, len(bs))
+	if q.Limit > 0 {
+		end = min(offset+q.Limit, len(bs))
 	}
 	return append([]stream.Broadcast{}, bs[offset:end]...)
 }
