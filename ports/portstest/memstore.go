@@ -294,4 +294,3 @@ func clone(b stream.Broadcast) stream.Broadcast {
 	b.Ladder = slices.Clone(b.Ladder)
 	return b
 }
-
