@@ -93,15 +93,17 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	log = log.With("node", self.ID)
-	store, err := openStore(ctx, cfg, log)
+	rawStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = store.Close(cctx)
+		_ = rawStore.Close(cctx)
 	}()
+	reg := metrics.New()
+	store := reg.InstrumentStore(rawStore)
 
 	var apps []stream.App
 	for _, a := range cfg.Apps {
@@ -161,7 +163,6 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reg := metrics.New()
 	registerMetrics(reg, eng, hlsSrv, rtmpSrv, cl.relaySrv)
 	mux := http.NewServeMux()
 	api.Register(mux)
