@@ -309,6 +309,13 @@ func TestClusterModeCommand(t *testing.T) {
 	if cfg2.ClusterSecret != cfg.ClusterSecret {
 		t.Fatal("nodes got different cluster secrets")
 	}
+	// The Ant Media style wrapper does the same.
+	wrapper := filepath.Join(repoRoot(t), "scripts", "change_server_mode.sh")
+	cmd := exec.Command("bash", wrapper, "cluster", c.db.Addr())
+	cmd.Env = append(os.Environ(), "COLONY_BIN="+bin, "COLONY_CONFIG="+filepath.Join(dir, "node3.yaml"))
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "-> cluster") {
+		t.Fatalf("change_server_mode.sh cluster: %v\n%s", err, out)
+	}
 	out, err = exec.Command(bin, "mode", "standalone", "--config", cfgPath).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "cluster -> standalone") {
 		t.Fatalf("mode standalone: %v\n%s", err, out)
