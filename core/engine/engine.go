@@ -72,7 +72,8 @@ type Engine struct {
 	live  map[stream.Key]*entry
 	pulls map[stream.Key]*pull
 
-	wg       sync.WaitGroup // publication store updates and pulls
+	wg       sync.WaitGroup // pulls
+	claimMu  sync.RWMutex   // Publish claims under RLock; releasing leftover claims holds Lock
 	dbMu     sync.Mutex
 	dbAvg    time.Duration // moving average of store round trips
 	runCtx   context.Context

@@ -64,7 +64,7 @@ func (e *Engine) sampleLoad() node.Load {
 		n, _ := e.viewers(k)
 		l.Viewers += n
 	}
-	l.DBQueryAvgMs = float64(e.dbAverage().Microseconds()) / 1000
+	l.DBQueryAvgMs = float64(e.dbAverage()) / float64(time.Millisecond)
 	return l
 }
 
@@ -80,8 +80,10 @@ func (e *Engine) beat(ctx context.Context) {
 		e.log.Warn("heartbeat failed", "err", err)
 		return
 	}
-	if _, err := e.deps.Store.RenewClaims(ctx, e.cfg.Self.ID, now); err != nil {
+	if n, err := e.deps.Store.RenewClaims(ctx, e.cfg.Self.ID, now); err != nil {
 		e.log.Warn("cannot renew origin claims", "err", err)
+	} else if n != e.publishedHere() {
+		e.reconcileClaims(ctx)
 	}
 	e.publishViewers(ctx, now)
 	e.sweep(ctx, now)
@@ -89,6 +91,59 @@ func (e *Engine) beat(ctx context.Context) {
 		e.log.Warn("cannot purge dead nodes", "err", err)
 	} else if n > 0 {
 		e.log.Info("purged dead nodes", "count", n)
+	}
+}
+
+// publishedHere counts the streams published (not pulled) here.
+func (e *Engine) publishedHere() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, en := range e.live {
+		if !en.pulled {
+			n++
+		}
+	}
+	return n
+}
+
+// reconcileClaims makes this node's claims match its publishers. A claim
+// on a stream not published here (left by a crash before a restart, or by an
+// End whose release failed) is released: heartbeats would otherwise renew it
+// forever and refuse the stream to every other origin. A publisher whose
+// claim is gone (taken over after a partition made this node look dead) is
+// kicked, so that two origins never keep publishing one stream. claimMu keeps
+// a Publish from claiming while this runs.
+func (e *Engine) reconcileClaims(ctx context.Context) {
+	e.claimMu.Lock()
+	defer e.claimMu.Unlock()
+	claims, err := e.deps.Store.Claims(ctx, e.cfg.Self.ID)
+	if err != nil {
+		return
+	}
+	held := make(map[stream.Key]bool, len(claims))
+	for _, c := range claims {
+		held[c.Stream] = true
+		e.mu.Lock()
+		en, here := e.live[c.Stream]
+		e.mu.Unlock()
+		if !here || en.pulled {
+			if err := e.deps.Store.Release(ctx, c.Stream, e.cfg.Self.ID); err == nil {
+				e.log.Warn("released a leftover origin claim", "stream", c.Stream.String())
+			}
+		}
+	}
+	e.mu.Lock()
+	var lost []*entry
+	for k, en := range e.live {
+		if !en.pulled && en.s != nil && !held[k] {
+			lost = append(lost, en)
+		}
+	}
+	e.mu.Unlock()
+	for _, en := range lost {
+		e.log.Warn("origin claim lost to another node: disconnecting the publisher", "stream", en.key.String())
+		en.kickOut()
 	}
 }
 

@@ -145,6 +145,15 @@ func (e *Engine) runPull(key stream.Key, p *pull) {
 	en := &entry{key: key, publishType: stream.PublishPull, pulled: true, started: make(chan struct{}), kick: make(chan struct{}), ended: make(chan struct{}), s: s}
 	close(en.started)
 	e.mu.Lock()
+	if _, busy := e.live[key]; busy {
+		// A publisher took the stream over here meanwhile: Play picks it up.
+		delete(e.pulls, key)
+		e.mu.Unlock()
+		sess.Close()
+		close(p.ready)
+		log.Info("pull abandoned: the stream is published here now")
+		return
+	}
 	e.live[key] = en
 	e.mu.Unlock()
 	e.attach(key, s)

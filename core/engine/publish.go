@@ -48,11 +48,13 @@ func (e *Engine) Publish(ctx context.Context, req ports.PublishRequest) (ports.P
 		e.mu.Unlock()
 	}
 	var claim origin.Claim
+	e.claimMu.RLock()
 	err := e.timed(func() error {
 		var err error
 		claim, err = e.deps.Store.Claim(ctx, e.newClaim(req.Key), e.cfg.DeadAfter)
 		return err
 	})
+	e.claimMu.RUnlock()
 	if err != nil {
 		release()
 		var taken *origin.TakenError
@@ -101,6 +103,12 @@ func (p *publication) Start(tracks []media.Track) (*media.Stream, error) {
 		p.e.mu.Unlock()
 		s.Close()
 		return nil, errors.New("publish: already started")
+	}
+	if p.e.live[p.en.key] != p.en {
+		// End ran first: nobody would ever close s.
+		p.e.mu.Unlock()
+		s.Close()
+		return nil, errors.New("publish: already ended")
 	}
 	p.en.s = s
 	close(p.en.started)
