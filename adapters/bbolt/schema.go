@@ -29,6 +29,7 @@ type nodeRecord struct {
 	InternalAddr string     `json:"internalAddr"`
 	PublicAddr   string     `json:"publicAddr"`
 	HTTPAddr     string     `json:"httpAddr"`
+	RTMPAddr     string     `json:"rtmpAddr,omitempty"`
 	Version      string     `json:"version"`
 	StartedAt    time.Time  `json:"startedAt"`
 	LastSeen     time.Time  `json:"lastSeen"`
@@ -109,7 +110,7 @@ func parseKey(s string) (stream.Key, error) {
 func encodeNode(n node.Node) ([]byte, error) {
 	return json.Marshal(nodeRecord{
 		ID: string(n.ID), Role: string(n.Role), Group: n.Group,
-		InternalAddr: n.InternalAddr, PublicAddr: n.PublicAddr, HTTPAddr: n.HTTPAddr,
+		InternalAddr: n.InternalAddr, PublicAddr: n.PublicAddr, HTTPAddr: n.HTTPAddr, RTMPAddr: n.RTMPAddr,
 		Version: n.Version, StartedAt: utc(n.StartedAt), LastSeen: utc(n.LastSeen),
 		Load: loadRecord(n.Load),
 	})
@@ -122,7 +123,7 @@ func decodeNode(data []byte) (node.Node, error) {
 	}
 	return node.Node{
 		ID: node.ID(r.ID), Role: node.Role(r.Role), Group: r.Group,
-		InternalAddr: r.InternalAddr, PublicAddr: r.PublicAddr, HTTPAddr: r.HTTPAddr,
+		InternalAddr: r.InternalAddr, PublicAddr: r.PublicAddr, HTTPAddr: r.HTTPAddr, RTMPAddr: r.RTMPAddr,
 		Version: r.Version, StartedAt: utc(r.StartedAt), LastSeen: utc(r.LastSeen),
 		Load: node.Load(r.Load),
 	}, nil

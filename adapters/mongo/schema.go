@@ -32,6 +32,7 @@ type nodeDoc struct {
 	InternalAddr string    `bson:"internalAddr"`
 	PublicAddr   string    `bson:"publicAddr"`
 	HTTPAddr     string    `bson:"httpAddr"`
+	RTMPAddr     string    `bson:"rtmpAddr,omitempty"`
 	Version      string    `bson:"version"`
 	StartedAt    time.Time `bson:"startedAt,omitempty"`
 	LastSeen     time.Time `bson:"lastSeen"`
@@ -157,6 +158,7 @@ func toNodeDoc(n node.Node) nodeDoc {
 		InternalAddr: n.InternalAddr,
 		PublicAddr:   n.PublicAddr,
 		HTTPAddr:     n.HTTPAddr,
+		RTMPAddr:     n.RTMPAddr,
 		Version:      n.Version,
 		StartedAt:    dbTime(n.StartedAt),
 		LastSeen:     dbTime(n.LastSeen),
@@ -172,6 +174,7 @@ func (d nodeDoc) node() node.Node {
 		InternalAddr: d.InternalAddr,
 		PublicAddr:   d.PublicAddr,
 		HTTPAddr:     d.HTTPAddr,
+		RTMPAddr:     d.RTMPAddr,
 		Version:      d.Version,
 		StartedAt:    goTime(d.StartedAt),
 		LastSeen:     goTime(d.LastSeen),

@@ -20,6 +20,7 @@ type ClusterNode struct {
 	Group                string  `json:"group"`
 	InternalAddr         string  `json:"internalAddress"`
 	HTTPAddr             string  `json:"httpAddress"`
+	RTMPAddr             string  `json:"rtmpAddress,omitempty"`
 	Version              string  `json:"version"`
 	Streams              int     `json:"streams"`
 	Viewers              int     `json:"viewers"`
@@ -37,7 +38,7 @@ func (s *Server) clusterNode(n node.Node) ClusterNode {
 		ID: string(n.ID), IP: n.PublicAddr, Status: status, LastUpdateTime: n.LastSeen.UnixMilli(),
 		CPU:    formatFloat(n.Load.CPUPercent),
 		Memory: formatFloat(float64(n.Load.MemoryBytes) / (1 << 20)), DBQueryAverageTimeMs: n.Load.DBQueryAvgMs,
-		Role: string(n.Role), Group: n.Group, InternalAddr: n.InternalAddr, HTTPAddr: n.HTTPAddr, Version: n.Version,
+		Role: string(n.Role), Group: n.Group, InternalAddr: n.InternalAddr, HTTPAddr: n.HTTPAddr, RTMPAddr: n.RTMPAddr, Version: n.Version,
 		Streams: n.Load.Streams, Viewers: n.Load.Viewers, MemoryBytes: n.Load.MemoryBytes, CPUPercent: n.Load.CPUPercent,
 		StartTime: n.StartedAt.UnixMilli(),
 	}

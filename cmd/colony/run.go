@@ -241,6 +241,7 @@ func selfNode(cfg Config) (node.Node, error) {
 		ID: node.ID(id), Role: role, Group: cfg.Node.Group, Version: version,
 		InternalAddr: joinHostPort(host, cfg.RelayAddr),
 		HTTPAddr:     joinHostPort(host, cfg.HTTPAddr),
+		RTMPAddr:     rtmpAddr(role, host, cfg.RTMPAddr),
 		PublicAddr:   public,
 	}, nil
 }
@@ -252,4 +253,12 @@ func joinHostPort(host, listen string) string {
 		return host
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// rtmpAddr is the RTMP address an ingesting node advertises.
+func rtmpAddr(role node.Role, host, listen string) string {
+	if !role.Ingests() {
+		return ""
+	}
+	return joinHostPort(host, listen)
 }

@@ -67,6 +67,7 @@ type Node struct {
 	InternalAddr string // host:port for relay pulls (internal network)
 	PublicAddr   string // host or host:port viewers and publishers use
 	HTTPAddr     string // host:port of the HTTP API
+	RTMPAddr     string // host:port of RTMP ingest (origins); empty when none
 	Version      string
 	StartedAt    time.Time
 	LastSeen     time.Time // time of the last heartbeat

@@ -19,6 +19,7 @@ func testNode(id node.ID, lastSeen time.Time) node.Node {
 		InternalAddr: "10.0.0.1:7000",
 		PublicAddr:   "live.example.com:1935",
 		HTTPAddr:     "10.0.0.1:5080",
+		RTMPAddr:     "10.0.0.1:1935",
 		Version:      "1.2.3",
 		StartedAt:    at(-time.Hour),
 		LastSeen:     lastSeen,
