@@ -28,10 +28,11 @@ type Config struct {
 	// Apps are the applications served (default LiveApp, WebRTCAppEE).
 	Apps []string `yaml:"apps"`
 	// ServedByHeader adds X-Served-By: <node id> to every HTTP response (default true).
-	ServedByHeader *bool       `yaml:"served_by_header"`
-	Node           NodeConfig  `yaml:"node"`
-	Mongo          MongoConfig `yaml:"mongo"`
-	HLS            HLSConfig   `yaml:"hls"`
+	ServedByHeader *bool        `yaml:"served_by_header"`
+	Node           NodeConfig   `yaml:"node"`
+	Mongo          MongoConfig  `yaml:"mongo"`
+	HLS            HLSConfig    `yaml:"hls"`
+	WebRTC         WebRTCConfig `yaml:"webrtc"`
 	// ClusterSecret signs relay tokens between nodes; every node of a cluster needs the same one.
 	ClusterSecret string `yaml:"cluster_secret"`
 }
@@ -61,6 +62,20 @@ type MongoConfig struct {
 	Database string `yaml:"database"`
 }
 
+// WebRTCConfig tunes WebRTC (WHIP, WHEP, WebSocket signalling).
+type WebRTCConfig struct {
+	// UDPPortMin and UDPPortMax bound the ICE UDP ports (default 50000-60000).
+	// These ports carry media: open them to viewers and publishers.
+	UDPPortMin uint16 `yaml:"udp_port_min"`
+	UDPPortMax uint16 `yaml:"udp_port_max"`
+	// UDPMuxPort serves every session on one UDP port when > 0 (firewalls, containers).
+	UDPMuxPort int `yaml:"udp_mux_port"`
+	// MaxViewers refuses WebRTC viewers beyond this many (0: unlimited).
+	MaxViewers int `yaml:"max_viewers"`
+	// STUNServers are handed to browsers by getIceServerConfig (default none).
+	STUNServers []string `yaml:"stun_servers"`
+}
+
 // HLSConfig tunes HLS output.
 type HLSConfig struct {
 	// Variant is lowlatency (LL-HLS, fMP4 parts; default), fmp4 or mpegts.
@@ -82,6 +97,7 @@ func defaultConfig() Config {
 		Node:           NodeConfig{Role: "both", Group: "default", PurgeAfter: time.Hour},
 		Mongo:          MongoConfig{Database: "colony"},
 		HLS:            HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond},
+		WebRTC:         WebRTCConfig{UDPPortMin: 50000, UDPPortMax: 60000},
 	}
 }
 

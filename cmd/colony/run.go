@@ -118,11 +118,16 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// engine's streams; HLS asks the engine to play): a small forwarder
 	// breaks the cycle at construction.
 	play := &playbackRef{}
+	ingestRef := &ingestRef{}
 	hlsSrv, err := hls.New(hls.Config{
 		Variant: cfg.HLS.Variant, SegmentCount: cfg.HLS.SegmentCount,
 		SegmentMinDuration: cfg.HLS.SegmentDuration, PartMinDuration: cfg.HLS.PartDuration,
 		Logger: log,
 	}, play)
+	if err != nil {
+		return err
+	}
+	webrtcSrv, err := newWebRTC(cfg, log, ingestRef, play)
 	if err != nil {
 		return err
 	}
@@ -136,7 +141,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}, engine.Deps{
 		Store:   store,
 		Outputs: []ports.Output{hlsSrv},
-		Viewers: map[string]ports.ViewerCounter{"hls": hlsSrv},
+		Viewers: map[string]ports.ViewerCounter{"hls": hlsSrv, "webrtc": webrtcSrv},
 		Load:    procfs.New(""),
 		Puller:  cl.puller(),
 	})
@@ -144,6 +149,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	play.Playback = eng
+	ingestRef.Ingest = eng
 	if err := cl.listen(eng); err != nil {
 		return err
 	}
@@ -168,6 +174,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	api.Register(mux)
 	mux.Handle("GET /metrics", reg.Handler())
 	mux.Handle("/{app}/streams/", hlsSrv)
+	webrtcSrv.Register(mux)
 	var handler http.Handler = mux
 	if cfg.ServedByHeader == nil || *cfg.ServedByHeader {
 		handler = servedBy(string(self.ID), handler)
@@ -182,6 +189,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return hlsSrv.Run(gctx) })
+	g.Go(func() error { return webrtcSrv.Run(gctx) })
 	if rtmpSrv != nil {
 		g.Go(func() error { return rtmpSrv.Serve(gctx) })
 	}
@@ -205,8 +213,10 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return err
 }
 
-// playbackRef forwards to the engine once it exists.
+// playbackRef and ingestRef forward to the engine once it exists.
 type playbackRef struct{ ports.Playback }
+
+type ingestRef struct{ ports.Ingest }
 
 // servedBy names the node in every response, as CDNs do.
 func servedBy(id string, h http.Handler) http.Handler {

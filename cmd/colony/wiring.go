@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/colony-live/colony/adapters/mongo"
 	"github.com/colony-live/colony/adapters/relay"
 	"github.com/colony-live/colony/adapters/rtmp"
+	"github.com/colony-live/colony/adapters/webrtc"
 	"github.com/colony-live/colony/core/engine"
 	"github.com/colony-live/colony/ports"
 )
@@ -100,4 +102,28 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r
 		reg.Counter("relay_sessions_total", "Relay sessions served since start.", func() float64 { return float64(rl.Stats().Total) })
 		reg.Counter("relay_bytes_out_total", "Bytes sent to edges.", func() float64 { return float64(rl.Stats().BytesOut) })
 	}
+}
+
+// newWebRTC builds the WebRTC server (WHIP, WHEP, WebSocket signalling).
+func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Playback) (*webrtc.Server, error) {
+	// Without an advertised address, candidates are the interfaces' own
+	// addresses (loopback included, for a browser on the same machine).
+	ip := net.ParseIP(cfg.Node.AdvertiseAddr)
+	wc := webrtc.Config{IncludeLoopback: ip == nil,
+		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
+		MaxViewers: cfg.WebRTC.MaxViewers, Logger: log,
+	}
+	if ip != nil {
+		wc.AdvertiseIPs = []string{ip.String()}
+		if ip.IsLoopback() {
+			// A node on a loopback address (tests, one-machine clusters)
+			// offers only that address.
+			wc.IncludeLoopback = true
+			wc.IPFilter = func(x net.IP) bool { return x.Equal(ip) }
+		}
+	}
+	for _, s := range cfg.WebRTC.STUNServers {
+		wc.ICEServers = append(wc.ICEServers, webrtc.ICEServer{URLs: []string{s}})
+	}
+	return webrtc.New(wc, ingest, play)
 }

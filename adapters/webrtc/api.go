@@ -1,0 +1,137 @@
+package webrtc
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	pion "github.com/pion/webrtc/v4"
+)
+
+// Payload types of the codecs the server negotiates. Only H.264, VP8 and
+// Opus are registered: a small answer, and video that HLS can package
+// without transcoding.
+const (
+	ptVP8            = 96
+	ptH264Baseline   = 102 // constrained baseline without constraint_set1 (42001f)
+	ptH264Constraint = 106 // constrained baseline (42e01f)
+	ptH264High       = 112 // constrained high (640c1f)
+	ptOpus           = 111
+)
+
+const h264FmtpFormat = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=%s"
+
+var videoFeedback = []pion.RTCPFeedback{{Type: "ccm", Parameter: "fir"}}
+
+// videoCodecs lists H.264 before VP8, so that offers the server makes
+// prefer H.264.
+func videoCodecs() []pion.RTPCodecParameters {
+	h264 := func(pt pion.PayloadType, profile string) pion.RTPCodecParameters {
+		return pion.RTPCodecParameters{
+			RTPCodecCapability: pion.RTPCodecCapability{
+				MimeType: pion.MimeTypeH264, ClockRate: 90000,
+				SDPFmtpLine: fmt.Sprintf(h264FmtpFormat, profile), RTCPFeedback: videoFeedback,
+			},
+			PayloadType: pt,
+		}
+	}
+	return []pion.RTPCodecParameters{
+		h264(ptH264Constraint, "42e01f"),
+		h264(ptH264Baseline, "42001f"),
+		h264(ptH264High, "640c1f"),
+		{
+			RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback},
+			PayloadType:        ptVP8,
+		},
+	}
+}
+
+func opusCodec() pion.RTPCodecParameters {
+	return pion.RTPCodecParameters{
+		RTPCodecCapability: pion.RTPCodecCapability{
+			MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
+		},
+		PayloadType: ptOpus,
+	}
+}
+
+// newAPI builds the pion API shared by every PeerConnection: the media
+// engine (copied per connection by pion), the interceptors (built per
+// connection) and the ICE settings. The returned closer releases the
+// single-port UDP mux, if any.
+func newAPI(cfg Config) (*pion.API, io.Closer, error) {
+	me := &pion.MediaEngine{}
+	for _, c := range videoCodecs() {
+		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
+			return nil, nil, fmt.Errorf("register %s: %w", c.MimeType, err)
+		}
+	}
+	if err := me.RegisterCodec(opusCodec(), pion.RTPCodecTypeAudio); err != nil {
+		return nil, nil, fmt.Errorf("register opus: %w", err)
+	}
+
+	// NACK generator and responder, sender and receiver reports, and
+	// transport-wide congestion control feedback for publishers (without it
+	// browsers ramp their bitrate up slowly). Keyframe requests (PLI) are
+	// sent by the publisher sessions themselves.
+	ir := &interceptor.Registry{}
+	if err := pion.ConfigureNack(me, ir); err != nil {
+		return nil, nil, fmt.Errorf("configure NACK: %w", err)
+	}
+	if err := pion.ConfigureRTCPReports(ir); err != nil {
+		return nil, nil, fmt.Errorf("configure RTCP reports: %w", err)
+	}
+	if err := pion.ConfigureTWCCSender(me, ir); err != nil {
+		return nil, nil, fmt.Errorf("configure TWCC feedback: %w", err)
+	}
+
+	se := pion.SettingEngine{LoggerFactory: slogFactory{cfg.Logger}}
+	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
+	// The server never needs mDNS: browsers reach it at its host (or
+	// advertised) address and are learnt as peer-reflexive candidates.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	if cfg.IPFilter != nil {
+		se.SetIPFilter(cfg.IPFilter)
+	}
+	if len(cfg.AdvertiseIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(pion.ICEAddressRewriteRule{
+			External:        cfg.AdvertiseIPs,
+			AsCandidateType: pion.ICECandidateTypeHost,
+			Mode:            pion.ICEAddressRewriteReplace,
+		}); err != nil {
+			return nil, nil, fmt.Errorf("%w: AdvertiseIPs: %w", ErrInvalidConfig, err)
+		}
+	}
+	var closer io.Closer = nopCloser{}
+	if cfg.UDPMuxPort > 0 {
+		opts := []ice.UDPMuxFromPortOption{
+			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
+			ice.UDPMuxFromPortWithLogger(slogFactory{cfg.Logger}.NewLogger("udpmux")),
+		}
+		if cfg.IncludeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		if cfg.IPFilter != nil {
+			opts = append(opts, ice.UDPMuxFromPortWithIPFilter(cfg.IPFilter))
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPMuxPort, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen on UDP port %d: %w", cfg.UDPMuxPort, err)
+		}
+		se.SetICEUDPMux(mux)
+		closer = mux
+	} else if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+		return nil, nil, fmt.Errorf("%w: UDP port range: %w", ErrInvalidConfig, err)
+	}
+
+	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+	return api, closer, nil
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

@@ -1,0 +1,127 @@
+package webrtc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// ErrInvalidConfig is returned (wrapped) by New for an unusable Config.
+var ErrInvalidConfig = errors.New("invalid WebRTC configuration")
+
+// ICEServer is a STUN or TURN server handed to clients (Ant Media's
+// getIceServerConfig). The server's own PeerConnections use none: they
+// offer host candidates, rewritten to AdvertiseIPs when those are set.
+type ICEServer struct {
+	URLs       []string
+	Username   string
+	Credential string
+}
+
+// Config configures the WebRTC server. The zero value uses the defaults.
+type Config struct {
+	// UDPPortMin and UDPPortMax bound the ephemeral UDP ports of the ICE
+	// agents (default 50000-60000). Unused when UDPMuxPort is set.
+	UDPPortMin, UDPPortMax uint16
+	// UDPMuxPort, when > 0, serves every PeerConnection on this single UDP
+	// port (pion's ICE UDP mux), which eases firewalls and containers.
+	UDPMuxPort int
+	// AdvertiseIPs replace the host candidates' addresses (1:1 NAT): the
+	// node's advertised public or private address. Empty: the interfaces'
+	// own addresses.
+	AdvertiseIPs []string
+	// IncludeLoopback gathers loopback candidates too (tests).
+	IncludeLoopback bool
+	// IPFilter, when set, keeps only the local addresses it accepts as
+	// candidates (tests restrict them to 127.0.0.1).
+	IPFilter func(net.IP) bool
+	// AllowOrigin is the Access-Control-Allow-Origin answered on WHIP and
+	// WHEP, and the origin the WebSocket accepts (default "*": any).
+	AllowOrigin string
+	// ICEServers are returned to WebSocket clients by getIceServerConfig.
+	ICEServers []ICEServer
+	// MaxViewers bounds the WebRTC viewers of the whole server; beyond it a
+	// viewer is refused (503 / highResourceUsage). 0 (default): unlimited.
+	MaxViewers int
+	// MaxSessionsPerConn bounds the publish and play sessions of one
+	// WebSocket connection (default 8).
+	MaxSessionsPerConn int
+	// MaxMessageBytes bounds an SDP body and a WebSocket message (default 64 KiB).
+	MaxMessageBytes int64
+	// GatherTimeout bounds ICE gathering before a WHIP/WHEP answer (default 5s).
+	GatherTimeout time.Duration
+	// ConnectTimeout bounds how long a session may take to connect after
+	// its answer (default 30s).
+	ConnectTimeout time.Duration
+	// StartTimeout bounds how long a WebRTC publisher may take to show
+	// every track it offered (and, for H.264, its SPS and PPS); after it
+	// the stream starts with the tracks that are ready (default 5s).
+	StartTimeout time.Duration
+	// PLIInterval is how often publishers are asked for a keyframe, so that
+	// new viewers and HLS segments find one (default 2s).
+	PLIInterval time.Duration
+	// Logger receives the server's logs (default: discarded).
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.UDPPortMin == 0 && c.UDPPortMax == 0 {
+		c.UDPPortMin, c.UDPPortMax = 50000, 60000
+	}
+	if c.AllowOrigin == "" {
+		c.AllowOrigin = "*"
+	}
+	if c.MaxSessionsPerConn == 0 {
+		c.MaxSessionsPerConn = 8
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.GatherTimeout == 0 {
+		c.GatherTimeout = 5 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 30 * time.Second
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 5 * time.Second
+	}
+	if c.PLIInterval == 0 {
+		c.PLIInterval = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// validate checks a Config that has its defaults applied.
+func (c Config) validate() error {
+	switch {
+	case c.UDPMuxPort < 0 || c.UDPMuxPort > 65535:
+		return fmt.Errorf("%w: UDPMuxPort %d out of range", ErrInvalidConfig, c.UDPMuxPort)
+	case c.UDPMuxPort == 0 && (c.UDPPortMin == 0 || c.UDPPortMin > c.UDPPortMax):
+		return fmt.Errorf("%w: UDP port range %d-%d", ErrInvalidConfig, c.UDPPortMin, c.UDPPortMax)
+	case c.MaxViewers < 0:
+		return fmt.Errorf("%w: MaxViewers %d is negative", ErrInvalidConfig, c.MaxViewers)
+	case c.MaxSessionsPerConn < 0:
+		return fmt.Errorf("%w: MaxSessionsPerConn %d is negative", ErrInvalidConfig, c.MaxSessionsPerConn)
+	case c.MaxMessageBytes < 4<<10:
+		return fmt.Errorf("%w: MaxMessageBytes %d is below 4 KiB", ErrInvalidConfig, c.MaxMessageBytes)
+	case c.GatherTimeout < 0 || c.ConnectTimeout < 0 || c.StartTimeout < 0 || c.PLIInterval < 0:
+		return fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
+	}
+	for _, ip := range c.AdvertiseIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("%w: AdvertiseIPs: %q is not an IP address", ErrInvalidConfig, ip)
+		}
+	}
+	for _, s := range c.ICEServers {
+		if len(s.URLs) == 0 {
+			return fmt.Errorf("%w: an ICE server has no URL", ErrInvalidConfig)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,282 @@
+package webrtc
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/core/stream"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	pion "github.com/pion/webrtc/v4"
+)
+
+// maxBurstFrames bounds the cached frames a new viewer gets in one burst
+// (10 s at 30 fps).
+const maxBurstFrames = 300
+
+// outTrack is one track sent to a viewer.
+type outTrack struct {
+	clock uint32
+	base  uint32 // RTP timestamp of the anchor
+	out   rtpOut
+	h264  *h264Out
+}
+
+// player sends one stream to one viewer (WHEP or WebSocket play). Its run
+// goroutine reads the stream through its own media.Reader.
+type player struct {
+	*peer
+	st                 *media.Stream
+	videoIdx, audioIdx int
+	video, audio       *outTrack
+	buf                []byte
+	writeErrs          int
+}
+
+// acceptFunc tells whether the viewer can receive a codec (lower-case
+// name) of a kind; nil accepts everything (the server makes the offer).
+type acceptFunc func(kind, codec string) bool
+
+// newPlayer starts a play session of st. The stream's first H.264 or VP8
+// track and first Opus track are sent; AAC cannot be (no transcoder yet).
+func (s *Server) newPlayer(key stream.Key, st *media.Stream, remoteAddr string, h hooks, accept acceptFunc) (*player, error) {
+	if accept == nil {
+		accept = func(string, string) bool { return true }
+	}
+	videoIdx, audioIdx, aac := -1, -1, false
+	for i, t := range st.Tracks() {
+		switch {
+		case videoIdx < 0 && (t.Codec == media.H264 || t.Codec == media.VP8) && accept("video", codecName(t.Codec)):
+			videoIdx = i
+		case audioIdx < 0 && t.Codec == media.Opus && accept("audio", "opus"):
+			audioIdx = i
+		case t.Codec == media.AAC:
+			aac = true
+		}
+	}
+	if videoIdx < 0 && audioIdx < 0 {
+		return nil, fmt.Errorf("%w: stream tracks %s", errNoPlayableTrack, trackList(st.Tracks()))
+	}
+	p, err := s.newPeer(key, true, remoteAddr, h)
+	if err != nil {
+		return nil, err
+	}
+	pl := &player{peer: p, st: st, videoIdx: videoIdx, audioIdx: audioIdx}
+	if aac && audioIdx < 0 {
+		pl.log.Info("AAC audio cannot be sent over WebRTC without a transcoder (known gap): playing the video only")
+	}
+	addErr := pl.addTracks()
+	if addErr != nil {
+		pl.close(addErr)
+	}
+	go pl.run()
+	if addErr != nil {
+		return nil, addErr
+	}
+	return pl, nil
+}
+
+func codecName(c media.Codec) string {
+	switch c {
+	case media.H264:
+		return "h264"
+	case media.VP8:
+		return "vp8"
+	case media.Opus:
+		return "opus"
+	}
+	return ""
+}
+
+func trackList(ts []media.Track) string {
+	var names []string
+	for _, t := range ts {
+		names = append(names, string(t.Codec))
+	}
+	return fmt.Sprint(names)
+}
+
+func (pl *player) addTracks() error {
+	tracks := pl.st.Tracks()
+	if pl.videoIdx >= 0 {
+		t := tracks[pl.videoIdx]
+		cp := pion.RTPCodecCapability{MimeType: pion.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback}
+		var payloader rtp.Payloader = &codecs.VP8Payloader{EnablePictureID: true}
+		ot := &outTrack{clock: 90000, base: randUint32()}
+		if t.Codec == media.H264 {
+			cp = pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264FmtpFor(t.SPS), RTCPFeedback: videoFeedback}
+			payloader = &codecs.H264Payloader{}
+			ot.h264 = newH264Out(t)
+		}
+		local, err := pion.NewTrackLocalStaticRTP(cp, "video", string(pl.key.ID))
+		if err != nil {
+			return err
+		}
+		ot.out = rtpOut{w: local, payloader: payloader, video: true, seq: uint16(randUint32())}
+		tr, err := pl.pc.AddTransceiverFromTrack(local, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return fmt.Errorf("add video track: %w", err)
+		}
+		pl.video = ot
+		sender := tr.Sender()
+		pl.goTracked(func() { pl.readRTCP(sender, true) })
+	}
+	if pl.audioIdx >= 0 {
+		cp := opusCodec().RTPCodecCapability
+		local, err := pion.NewTrackLocalStaticRTP(cp, "audio", string(pl.key.ID))
+		if err != nil {
+			return err
+		}
+		tr, err := pl.pc.AddTransceiverFromTrack(local, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return fmt.Errorf("add audio track: %w", err)
+		}
+		pl.audio = &outTrack{clock: 48000, base: randUint32(),
+			out: rtpOut{w: local, payloader: &codecs.OpusPayloader{}, seq: uint16(randUint32())}}
+		sender := tr.Sender()
+		pl.goTracked(func() { pl.readRTCP(sender, false) })
+	}
+	return nil
+}
+
+// readRTCP feeds the interceptors (NACK responder, reports) and forwards
+// the viewer's keyframe requests to the publisher.
+func (pl *player) readRTCP(sender *pion.RTPSender, video bool) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		if !video {
+			continue
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				pl.srv.requestKeyframe(pl.key)
+			}
+		}
+	}
+}
+
+func (pl *player) run() {
+	defer pl.srv.sessionDone()
+	defer func() { pl.finish(pl.teardown()) }()
+	if !pl.waitConnected(pl.st.Done()) {
+		return
+	}
+	pl.log.Info("viewer connected")
+	if pl.hooks.started != nil {
+		pl.hooks.started()
+	}
+	r, err := pl.st.Subscribe()
+	if err != nil {
+		pl.close(nil)
+		return
+	}
+	defer r.Close()
+	if r.Queued() == 0 {
+		// No cached GOP (a WebRTC source sends keyframes on request).
+		pl.srv.requestKeyframe(pl.key)
+	}
+	err = pl.pump(r)
+	switch {
+	case errors.Is(err, media.ErrStreamClosed), errors.Is(err, media.ErrReaderClosed):
+		pl.close(nil)
+	case pl.ctx.Err() == nil:
+		pl.close(err)
+	}
+}
+
+// pump sends the reader's units: the backlog first (see planBacklog), then
+// live units as they come.
+func (pl *player) pump(r *media.Reader) error {
+	n := r.Queued()
+	backlog := make([]*media.Unit, 0, n)
+	for range n {
+		u, err := r.Next(pl.ctx)
+		if err != nil {
+			return err
+		}
+		backlog = append(backlog, u)
+	}
+	anchor, compressed, live, anchored := planBacklog(backlog, pl.videoIdx, pl.playable)
+	if len(compressed) > maxBurstFrames {
+		// A very long GOP (a WebRTC source deaf to keyframe requests):
+		// rather than a burst of many seconds, wait for the next keyframe.
+		pl.log.Info("cached GOP too long to replay: waiting for the next keyframe", "frames", len(compressed))
+		anchored, compressed, live = false, nil, nil
+		pl.srv.requestKeyframe(pl.key)
+	}
+	for i, u := range compressed {
+		pl.sendVideo(u, pl.video.base-uint32(len(compressed)-1-i))
+	}
+	for _, u := range live {
+		pl.send(u, anchor)
+	}
+	dropped := r.Dropped()
+	for {
+		u, err := r.Next(pl.ctx)
+		if err != nil {
+			return err
+		}
+		if d := r.Dropped(); d != dropped {
+			// The reader lost units and waits for the next keyframe.
+			dropped = d
+			pl.srv.requestKeyframe(pl.key)
+		}
+		if !anchored {
+			if pl.videoIdx >= 0 && (u.Track != pl.videoIdx || !u.Key) {
+				continue // start at a keyframe
+			}
+			anchor, anchored = u.PTS, true
+		}
+		pl.send(u, anchor)
+	}
+}
+
+func (pl *player) playable(idx int) bool { return idx == pl.videoIdx || idx == pl.audioIdx }
+
+// send sends a live unit, its timestamp measured from the anchor. Audio
+// older than the anchor is dropped.
+func (pl *player) send(u *media.Unit, anchor time.Duration) {
+	switch {
+	case u.Track == pl.videoIdx:
+		pl.sendVideo(u, pl.video.base+rtpTicks(u.PTS-anchor, pl.video.clock))
+	case u.Track == pl.audioIdx && u.PTS >= anchor:
+		pl.check(pl.audio.out.write(u.Data, pl.audio.base+rtpTicks(u.PTS-anchor, pl.audio.clock)))
+	}
+}
+
+func (pl *player) sendVideo(u *media.Unit, ts uint32) {
+	data := u.Data
+	if pl.video.h264 != nil {
+		b, _, err := pl.video.h264.annexB(pl.buf[:0], u.Data)
+		if err != nil {
+			pl.log.Debug("skipping a malformed access unit", "err", err)
+			return
+		}
+		pl.buf, data = b, b
+	}
+	pl.check(pl.video.out.write(data, ts))
+}
+
+// check logs write errors; the session ends through its connection state.
+func (pl *player) check(err error) {
+	if err != nil {
+		if pl.writeErrs++; pl.writeErrs == 1 || pl.writeErrs%1000 == 0 {
+			pl.log.Debug("write RTP", "err", err, "count", pl.writeErrs)
+		}
+	}
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
+}

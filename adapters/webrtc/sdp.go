@@ -1,0 +1,178 @@
+package webrtc
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// errBadSDP is returned (wrapped) for an SDP the server cannot use.
+var errBadSDP = errors.New("malformed SDP")
+
+// sdpInfo is what the server needs to know of a session description.
+type sdpInfo struct {
+	media []mediaInfo
+}
+
+// mediaInfo describes one m= section.
+type mediaInfo struct {
+	kind      string // "audio", "video", "application" ...
+	port      int
+	direction string // "sendrecv", "sendonly", "recvonly" or "inactive"
+	codecs    []codecInfo
+}
+
+// codecInfo is one payload format of an m= section, in offer order.
+type codecInfo struct {
+	pt   string
+	name string // lower case: "h264", "vp8", "opus", "rtx" ...
+	fmtp string
+}
+
+// parseSDP parses and checks a session description: it must parse and
+// have at least one m= section.
+func parseSDP(raw string) (sdpInfo, error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(raw); err != nil {
+		return sdpInfo{}, fmt.Errorf("%w: %w", errBadSDP, err)
+	}
+	if len(d.MediaDescriptions) == 0 {
+		return sdpInfo{}, fmt.Errorf("%w: no media section", errBadSDP)
+	}
+	sessionDir := direction(d.Attributes, "sendrecv")
+	var info sdpInfo
+	for _, md := range d.MediaDescriptions {
+		if md == nil {
+			continue
+		}
+		m := mediaInfo{
+			kind:      strings.ToLower(md.MediaName.Media),
+			port:      md.MediaName.Port.Value,
+			direction: direction(md.Attributes, sessionDir),
+		}
+		names := map[string]string{}
+		fmtps := map[string]string{}
+		for _, a := range md.Attributes {
+			pt, rest, ok := strings.Cut(a.Value, " ")
+			if !ok {
+				continue
+			}
+			switch a.Key {
+			case "rtpmap":
+				name, _, _ := strings.Cut(rest, "/")
+				names[pt] = strings.ToLower(strings.TrimSpace(name))
+			case "fmtp":
+				fmtps[pt] = strings.TrimSpace(rest)
+			}
+		}
+		for _, pt := range md.MediaName.Formats {
+			m.codecs = append(m.codecs, codecInfo{pt: pt, name: names[pt], fmtp: fmtps[pt]})
+		}
+		info.media = append(info.media, m)
+	}
+	return info, nil
+}
+
+func direction(attrs []sdp.Attribute, def string) string {
+	for _, a := range attrs {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return a.Key
+		}
+	}
+	return def
+}
+
+// sends reports whether the described peer sends media of kind.
+func (s sdpInfo) sends(kind string) bool {
+	for _, m := range s.media {
+		if m.kind == kind && m.port != 0 && (m.direction == "sendrecv" || m.direction == "sendonly") {
+			return true
+		}
+	}
+	return false
+}
+
+// receives reports whether the described peer receives media of kind.
+func (s sdpInfo) receives(kind string) bool {
+	for _, m := range s.media {
+		if m.kind == kind && m.port != 0 && (m.direction == "sendrecv" || m.direction == "recvonly") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasCodec reports whether a section of kind lists the codec (lower-case name).
+func (s sdpInfo) hasCodec(kind, name string) bool {
+	for _, m := range s.media {
+		if m.kind != kind || m.port == 0 {
+			continue
+		}
+		for _, c := range m.codecs {
+			if c.name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// preferH264 rewrites the video m= lines of an offer so that H.264 formats
+// come first (packetization-mode=1 before the others), keeping the order
+// otherwise. Browsers send the first codec of the answer, and pion answers
+// in the offer's order: Chromium lists VP8 first, while Colony wants H.264,
+// which HLS can package without transcoding. Only the m= lines change.
+func preferH264(raw string, info sdpInfo) string {
+	lines := strings.SplitAfter(raw, "\n")
+	section := -1
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "m=") {
+			continue
+		}
+		section++
+		if section >= len(info.media) || info.media[section].kind != "video" {
+			continue
+		}
+		lines[i] = reorderMLine(line, info.media[section].codecs)
+	}
+	return strings.Join(lines, "")
+}
+
+// reorderMLine reorders the formats of one "m=video port proto fmt..." line.
+func reorderMLine(line string, codecs []codecInfo) string {
+	body := strings.TrimRight(line, "\r\n")
+	eol := line[len(body):]
+	fields := strings.Fields(body)
+	if len(fields) < 4 {
+		return line
+	}
+	formats := fields[3:]
+	rank := map[string]int{}
+	for _, c := range codecs {
+		switch {
+		case c.name == "h264" && strings.Contains(c.fmtp, "packetization-mode=1"):
+			rank[c.pt] = 0
+		case c.name == "h264":
+			rank[c.pt] = 1
+		default:
+			rank[c.pt] = 2
+		}
+	}
+	sorted := slices.Clone(formats)
+	slices.SortStableFunc(sorted, func(a, b string) int {
+		ra, ok := rank[a]
+		if !ok {
+			ra = 2
+		}
+		rb, ok := rank[b]
+		if !ok {
+			rb = 2
+		}
+		return ra - rb
+	})
+	return strings.Join(append(fields[:3:3], sorted...), " ") + eol
+}

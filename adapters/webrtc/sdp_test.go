@@ -1,0 +1,121 @@
+package webrtc
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// chromeOffer is a trimmed Chromium publish offer: VP8 first, H.264 later,
+// RTX formats, and the data channel the Ant Media SDK opens.
+const chromeOffer = "v=0\r\n" +
+	"o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n" +
+	"s=-\r\n" +
+	"t=0 0\r\n" +
+	"a=group:BUNDLE 0 1 2\r\n" +
+	"m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=mid:0\r\n" +
+	"a=sendonly\r\n" +
+	"a=rtpmap:111 opus/48000/2\r\n" +
+	"a=fmtp:111 minptime=10;useinbandfec=1\r\n" +
+	"a=rtpmap:63 red/48000/2\r\n" +
+	"m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 106 107 45\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=mid:1\r\n" +
+	"a=sendonly\r\n" +
+	"a=rtpmap:96 VP8/90000\r\n" +
+	"a=rtpmap:97 rtx/90000\r\n" +
+	"a=fmtp:97 apt=96\r\n" +
+	"a=rtpmap:102 H264/90000\r\n" +
+	"a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f\r\n" +
+	"a=rtpmap:103 rtx/90000\r\n" +
+	"a=fmtp:103 apt=102\r\n" +
+	"a=rtpmap:106 H264/90000\r\n" +
+	"a=fmtp:106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n" +
+	"a=rtpmap:107 rtx/90000\r\n" +
+	"a=fmtp:107 apt=106\r\n" +
+	"a=rtpmap:45 AV1/90000\r\n" +
+	"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n" +
+	"c=IN IP4 0.0.0.0\r\n" +
+	"a=mid:2\r\n" +
+	"a=sctp-port:5000\r\n"
+
+func TestParseSDP(t *testing.T) {
+	info, err := parseSDP(chromeOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.media) != 3 {
+		t.Fatalf("%d media sections, want 3", len(info.media))
+	}
+	checks := []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"sends video", info.sends("video"), true},
+		{"sends audio", info.sends("audio"), true},
+		{"receives video", info.receives("video"), false},
+		{"has h264", info.hasCodec("video", "h264"), true},
+		{"has vp8", info.hasCodec("video", "vp8"), true},
+		{"has opus", info.hasCodec("audio", "opus"), true},
+		{"has vp9", info.hasCodec("video", "vp9"), false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseSDPRejects(t *testing.T) {
+	for name, raw := range map[string]string{
+		"empty":    "",
+		"garbage":  "hello",
+		"no media": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n",
+	} {
+		if _, err := parseSDP(raw); !errors.Is(err, errBadSDP) {
+			t.Errorf("%s: err = %v, want errBadSDP", name, err)
+		}
+	}
+}
+
+func TestPreferH264(t *testing.T) {
+	info, err := parseSDP(chromeOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := preferH264(chromeOffer, info)
+	want := "m=video 9 UDP/TLS/RTP/SAVPF 106 102 96 97 103 107 45\r\n"
+	if !strings.Contains(out, want) {
+		t.Fatalf("video line not reordered:\n%s", out)
+	}
+	if !strings.Contains(out, "m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n") {
+		t.Fatal("audio line changed")
+	}
+	if len(out) != len(chromeOffer) {
+		t.Fatalf("length changed: %d -> %d", len(chromeOffer), len(out))
+	}
+	if _, err := parseSDP(out); err != nil {
+		t.Fatalf("reordered offer does not parse: %v", err)
+	}
+}
+
+func FuzzParseOffer(f *testing.F) {
+	f.Add(chromeOffer)
+	f.Add("v=0\r\nm=video 9 RTP/AVP 96\r\n")
+	f.Add("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 0 X\r\n")
+	f.Add("v=0\nm=video 9 UDP 1 2 3\na=rtpmap:2 H264/90000\na=fmtp:2 packetization-mode=1\n")
+	f.Fuzz(func(t *testing.T, raw string) {
+		info, err := parseSDP(raw)
+		if err != nil {
+			return
+		}
+		out := preferH264(raw, info)
+		if len(out) > len(raw)+len(info.media)*2 {
+			t.Fatalf("rewrite grew the offer from %d to %d bytes", len(raw), len(out))
+		}
+		_ = info.sends("video") || info.receives("audio") || info.hasCodec("video", "h264")
+	})
+}

@@ -1,0 +1,103 @@
+package webrtc
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/ports"
+	pion "github.com/pion/webrtc/v4"
+)
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestDeleteAndStreamEndEndViewers plays over the single-port UDP mux: a
+// DELETE ends one viewer, the end of the stream the other, and the viewer
+// count follows.
+func TestDeleteAndStreamEndEndViewers(t *testing.T) {
+	fx := loadH264Fixture(t, 1)
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
+	defer st.Close()
+	for i := range fx.aus {
+		st.Write(fx.unit(i))
+	}
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	port := freeUDPPort(t)
+	s, hs := newTestServer(t, Config{UDPMuxPort: port}, fakeIngest{publish: noPublish}, play)
+
+	var locations []string
+	var viewers []*viewerClient
+	for range 2 {
+		v := newViewerClient(t)
+		resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, v.pc))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST = %d %s", resp.StatusCode, answer)
+		}
+		if !strings.Contains(answer, " "+itoaPort(port)+" typ host") {
+			t.Fatalf("answer does not use the single UDP port %d:\n%s", port, answer)
+		}
+		if err := v.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+			t.Fatal(err)
+		}
+		locations = append(locations, resp.Header.Get("Location"))
+		viewers = append(viewers, v)
+	}
+	for _, v := range viewers {
+		waitConnected(t, v.pc)
+	}
+	waitFor(t, "two readers", 5*time.Second, func() bool { return st.Readers() == 2 })
+	waitFor(t, "the first frames", 5*time.Second, func() bool {
+		a, _, _ := viewers[0].received()
+		b, _, _ := viewers[1].received()
+		return len(a) > 0 && len(b) > 0
+	})
+	if n := s.Viewers(testKey); n != 2 {
+		t.Fatalf("Viewers = %d, want 2", n)
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, hs.URL+locations[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE = %d", resp.StatusCode)
+	}
+	if n := s.Viewers(testKey); n != 1 {
+		t.Fatalf("Viewers after DELETE = %d, want 1", n)
+	}
+	if st.Readers() != 1 {
+		t.Fatalf("Readers after DELETE = %d, want 1", st.Readers())
+	}
+	// A second DELETE finds nothing.
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("second DELETE = %d, want 404", resp.StatusCode)
+	}
+
+	st.Close()
+	waitFor(t, "the stream's end to end the viewer", 5*time.Second, func() bool { return s.Viewers(testKey) == 0 })
+}
+
+func itoaPort(p int) string { return strconv.Itoa(p) }
