@@ -62,8 +62,8 @@ func toJSON(b stream.Broadcast) Broadcast {
 	if !b.UpdatedAt.IsZero() {
 		out.UpdateTime = ms(b.UpdatedAt)
 	}
-	for _, r := range b.Ladder {
-		out.EncoderSettings = append(out.EncoderSettings, EncoderSettings{Height: r.Height, VideoBitrate: r.VideoBitrate, AudioBitrate: r.AudioBitrate, ForceEncode: r.ForceEncode})
+	if len(b.Ladder) > 0 {
+		out.EncoderSettings = encoderSettings(b.Ladder)
 	}
 	return out
 }
@@ -110,13 +110,8 @@ func (s *Server) activeCount(w http.ResponseWriter, r *http.Request, app stream.
 	writeJSON(w, http.StatusOK, map[string]int{"number": total})
 }
 
-func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request, app stream.App) {
-	id, err := stream.ParseID(r.PathValue("id"))
-	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	b, err := s.catalog.Broadcast(r.Context(), stream.Key{App: app, ID: id})
+func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request, key stream.Key) {
+	b, err := s.catalog.Broadcast(r.Context(), key)
 	if err != nil {
 		storeError(w, err)
 		return
@@ -124,15 +119,9 @@ func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request, app stream
 	writeJSON(w, http.StatusOK, toJSON(b))
 }
 
-func (s *Server) stopBroadcast(w http.ResponseWriter, r *http.Request, app stream.App) {
-	id, err := stream.ParseID(r.PathValue("id"))
-	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	key := stream.Key{App: app, ID: id}
+func (s *Server) stopBroadcast(w http.ResponseWriter, r *http.Request, key stream.Key) {
 	if s.node.Stop(key) {
-		writeJSON(w, http.StatusOK, Result{Success: true, DataID: string(id)})
+		writeJSON(w, http.StatusOK, Result{Success: true, DataID: string(key.ID)})
 		return
 	}
 	if _, err := s.catalog.Broadcast(r.Context(), key); err != nil {

@@ -5,6 +5,8 @@ package rest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -24,12 +26,38 @@ type Node interface {
 	Stop(stream.Key) bool
 }
 
-// Config configures the API.
+// Config configures the API. Only Version is expected; every other field
+// has a default or leaves the endpoints that need it answering 501.
 type Config struct {
-	Version   string
-	DeadAfter time.Duration // node liveness window (default node.DefaultDeadAfter)
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Version string
+	// Access says who may call the API (default: loopback addresses only).
+	Access AccessConfig
+	// Settings keeps application settings and one-time tokens; nil: the
+	// settings and token endpoints answer 501. The bbolt and mongo stores
+	// implement it.
+	Settings ports.Settings
+	// Streams finds the streams live on this node, for stream-info (the
+	// engine implements it). If it also implements RenditionLister, the
+	// transcoded renditions are listed too. nil: stream-info uses the record.
+	Streams ports.LocalStreams
+	// Load measures CPU and memory for system-status (procfs.New; give the
+	// API its own sampler: Sample measures since the previous call). nil:
+	// system-status reports this node's last heartbeat.
+	Load ports.LoadSampler
+	// DiskPath is the file system system-status reports on (default ".").
+	DiskPath string
+	// DeadAfter is the node liveness window (default node.DefaultDeadAfter).
+	DeadAfter time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// RenditionLister is implemented by a Config.Streams that also knows the
+// transcoded renditions of the streams it serves.
+type RenditionLister interface {
+	Renditions(key stream.Key) []ports.Rendition
 }
 
 // Server holds the handlers.
@@ -38,6 +66,7 @@ type Server struct {
 	node    Node
 	catalog ports.StreamCatalog
 	nodes   ports.NodeRegistry
+	access  access
 	log     *slog.Logger
 }
 
@@ -55,21 +84,26 @@ func New(cfg Config, n Node, catalog ports.StreamCatalog, nodes ports.NodeRegist
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, node: n, catalog: catalog, nodes: nodes, log: cfg.Logger}, nil
+	if cfg.DiskPath == "" {
+		cfg.DiskPath = "."
+	}
+	acc, err := cfg.Access.compile()
+	if err != nil {
+		return nil, fmt.Errorf("rest: %w", err)
+	}
+	return &Server{cfg: cfg, node: n, catalog: catalog, nodes: nodes, access: acc, log: cfg.Logger}, nil
 }
 
-// Register mounts the API routes on mux.
+// Register mounts the API routes on mux. Every route but liveness, the
+// OpenAPI document and the login goes through access control.
 func (s *Server) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /rest/v2/liveness", s.liveness)
-	mux.HandleFunc("GET /rest/v2/version", s.version)
-	mux.HandleFunc("GET /{app}/rest/v2/broadcasts/list/{offset}/{size}", s.app(s.listBroadcasts))
-	mux.HandleFunc("GET /{app}/rest/v2/broadcasts/count", s.app(s.countBroadcasts))
-	mux.HandleFunc("GET /{app}/rest/v2/broadcasts/active-live-stream-count", s.app(s.activeCount))
-	mux.HandleFunc("GET /{app}/rest/v2/broadcasts/{id}", s.app(s.getBroadcast))
-	mux.HandleFunc("POST /{app}/rest/v2/broadcasts/{id}/stop", s.app(s.stopBroadcast))
-	mux.HandleFunc("GET /rest/v2/cluster/node-count", s.nodeCount)
-	mux.HandleFunc("GET /rest/v2/cluster/nodes/{offset}/{size}", s.listNodes)
-	mux.HandleFunc("DELETE /rest/v2/cluster/node/{id}", s.deleteNode)
+	for _, rt := range s.routes() {
+		h := rt.handler
+		if !rt.open {
+			h = s.guard(h)
+		}
+		mux.HandleFunc(rt.method+" "+rt.path, h)
+	}
 }
 
 // Result is Ant Media's operation result.
@@ -82,12 +116,35 @@ type Result struct {
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
 func fail(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, Result{Success: false, Message: msg})
+}
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+// errEmptyBody is returned by decodeBody for an empty body.
+var errEmptyBody = errors.New("empty body")
+
+// decodeBody reads r's JSON body into v (unknown fields are ignored, as
+// Ant Media clients send many). An empty body gives errEmptyBody.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errEmptyBody
+		}
+		return fmt.Errorf("malformed JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("malformed JSON: trailing data after the object")
+	}
+	return nil
 }
 
 // app validates the {app} path value and the app's existence.
@@ -100,6 +157,18 @@ func (s *Server) app(h func(http.ResponseWriter, *http.Request, stream.App)) htt
 		}
 		h(w, r, app)
 	}
+}
+
+// stream validates {app} and {id}.
+func (s *Server) stream(h func(http.ResponseWriter, *http.Request, stream.Key)) http.HandlerFunc {
+	return s.app(func(w http.ResponseWriter, r *http.Request, app stream.App) {
+		id, err := stream.ParseID(r.PathValue("id"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		h(w, r, stream.Key{App: app, ID: id})
+	})
 }
 
 func (s *Server) liveness(w http.ResponseWriter, r *http.Request) {
@@ -127,6 +196,8 @@ func storeError(w http.ResponseWriter, err error) {
 		fail(w, http.StatusNotFound, "not found")
 	case errors.Is(err, ports.ErrUnavailable):
 		fail(w, http.StatusServiceUnavailable, "store unavailable")
+	case errors.Is(err, ports.ErrConflict):
+		fail(w, http.StatusConflict, "concurrent update; retry")
 	default:
 		fail(w, http.StatusInternalServerError, "internal error")
 	}

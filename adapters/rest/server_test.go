@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,17 +22,64 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeNode is the running node as the API sees it.
 type fakeNode struct {
-	live map[stream.Key]bool
+	mu      sync.Mutex
+	live    map[stream.Key]bool
+	stopped map[stream.Key]bool
 }
 
 func (f *fakeNode) Self() node.Node          { return node.Node{ID: "n1", Role: node.RoleBoth} }
 func (f *fakeNode) HasApp(a stream.App) bool { return a == "LiveApp" || a == "WebRTCAppEE" }
 func (f *fakeNode) Apps() []stream.App       { return []stream.App{"LiveApp", "WebRTCAppEE"} }
-func (f *fakeNode) Stop(k stream.Key) bool   { return f.live[k] }
+func (f *fakeNode) Stop(k stream.Key) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.live[k] {
+		return false
+	}
+	if f.stopped == nil {
+		f.stopped = map[stream.Key]bool{}
+	}
+	f.stopped[k] = true
+	return true
+}
+
+func (f *fakeNode) wasStopped(k stream.Key) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stopped[k]
+}
 
 var now = time.UnixMilli(1_800_000_000_000).UTC()
 
-func newTestAPI(t *testing.T) (*httptest.Server, *portstest.MemStore) {
+// env is an API over in-memory stores.
+type env struct {
+	srv      *httptest.Server
+	store    *portstest.MemStore
+	settings *portstest.MemSettings
+	node     *fakeNode
+	clock    *fakeClock
+}
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// newEnv starts the API; edit changes its Config first.
+func newEnv(t *testing.T, edit func(*Config)) *env {
 	t.Helper()
 	store := portstest.NewMemStore()
 	ctx := context.Background()
@@ -46,18 +94,84 @@ func newTestAPI(t *testing.T) (*httptest.Server, *portstest.MemStore) {
 			t.Fatal(err)
 		}
 	}
-	_ = store.Register(ctx, node.Node{ID: "n1", Role: node.RoleOrigin, LastSeen: now, Load: node.Load{CPUPercent: 12.5, MemoryBytes: 64 << 20}})
+	_ = store.Register(ctx, node.Node{ID: "n1", Role: node.RoleOrigin, LastSeen: now, Load: node.Load{CPUPercent: 12.5, MemoryBytes: 64 << 20, MemoryTotal: 8 << 30}})
 	_ = store.Register(ctx, node.Node{ID: "n2", Role: node.RoleEdge, LastSeen: now.Add(-time.Minute)})
-	n := &fakeNode{live: map[stream.Key]bool{{App: "LiveApp", ID: "alpha"}: true}}
-	api, err := New(Config{Version: "test", Now: func() time.Time { return now }}, n, store, store)
+	e := &env{store: store, settings: portstest.NewMemSettings(), clock: &fakeClock{t: now},
+		node: &fakeNode{live: map[stream.Key]bool{{App: "LiveApp", ID: "alpha"}: true}}}
+	cfg := Config{Version: "test", Now: e.clock.Now, Settings: e.settings, DiskPath: t.TempDir()}
+	if edit != nil {
+		edit(&cfg)
+	}
+	api, err := New(cfg, e.node, store, store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	api.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv, store
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func newTestAPI(t *testing.T) (*httptest.Server, *portstest.MemStore) {
+	t.Helper()
+	e := newEnv(t, nil)
+	return e.srv, e.store
+}
+
+// do sends a request with an optional body and headers ("Name: value").
+func (e *env) do(t *testing.T, method, path, body string, headers ...string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// check runs request cases against e.
+func (e *env) check(t *testing.T, cases []apiCase) {
+	t.Helper()
+	for _, tt := range cases {
+		code, body := e.do(t, tt.method, tt.path, tt.body, tt.headers...)
+		if code != tt.code {
+			t.Errorf("%s %s %s = %d, want %d: %s", tt.method, tt.path, tt.body, code, tt.code, body)
+			continue
+		}
+		for _, c := range tt.contains {
+			if !strings.Contains(body, c) {
+				t.Errorf("%s %s body lacks %s: %s", tt.method, tt.path, c, body)
+			}
+		}
+		if !json.Valid([]byte(body)) {
+			t.Errorf("%s %s body is not JSON: %s", tt.method, tt.path, body)
+		}
+		if code >= 400 && !strings.Contains(body, `"success":false`) {
+			t.Errorf("%s %s error is not an Ant Media result: %s", tt.method, tt.path, body)
+		}
+	}
+}
+
+// apiCase is one request and what its answer must hold.
+type apiCase struct {
+	method, path, body string
+	code               int
+	contains           []string
+	headers            []string
 }
 
 func call(t *testing.T, srv *httptest.Server, method, path string) (int, string) {

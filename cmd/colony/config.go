@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/colony-live/colony/adapters/rest"
 )
 
 // Config is the YAML configuration file. Every field has a default (see
@@ -33,6 +35,8 @@ type Config struct {
 	Mongo          MongoConfig  `yaml:"mongo"`
 	HLS            HLSConfig    `yaml:"hls"`
 	WebRTC         WebRTCConfig `yaml:"webrtc"`
+	// REST controls who may use the REST API and the dashboard.
+	REST rest.AccessConfig `yaml:"rest"`
 	// ClusterSecret signs relay tokens between nodes; every node of a cluster needs the same one.
 	ClusterSecret string `yaml:"cluster_secret"`
 }
@@ -122,6 +126,9 @@ func loadConfig(path string) (Config, error) {
 }
 
 func (c Config) validate() error {
+	if err := c.REST.Validate(); err != nil {
+		return fmt.Errorf("config rest: %w", err)
+	}
 	switch c.Mode {
 	case "standalone":
 	case "cluster":

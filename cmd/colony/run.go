@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/colony-live/colony/adapters/dashboard"
 	"github.com/colony-live/colony/adapters/hls"
 	"github.com/colony-live/colony/adapters/metrics"
 	"github.com/colony-live/colony/adapters/procfs"
@@ -165,7 +166,9 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
-	api, err := rest.New(rest.Config{Version: version, Logger: log}, eng, store, store)
+	settings, _ := rawStore.(ports.Settings) // the bbolt and mongo stores keep app settings and tokens
+	api, err := rest.New(rest.Config{Version: version, Logger: log, Access: cfg.REST, Settings: settings,
+		Streams: eng, Load: procfs.New(""), DiskPath: cfg.DataDir}, eng, store, store)
 	if err != nil {
 		return err
 	}
@@ -174,6 +177,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	api.Register(mux)
 	mux.Handle("GET /metrics", reg.Handler())
 	mux.Handle("/{app}/streams/", hlsSrv)
+	mux.Handle("/", dashboard.Handler(dashboard.Config{}))
 	webrtcSrv.Register(mux)
 	var handler http.Handler = mux
 	if cfg.ServedByHeader == nil || *cfg.ServedByHeader {
