@@ -7,7 +7,7 @@ BIN := bin
 FUZZTIME ?= 8s
 E2E_TIMEOUT ?= 20m
 
-.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check
+.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ fuzz: ## run every fuzz target briefly (FUZZTIME each)
 	bash scripts/fuzz.sh $(FUZZTIME)
 
 test: test-deps vet unit fuzz e2e ## install test dependencies, then vet, unit, fuzz and end-to-end tests
+
+web: ## refresh the dashboard's vendored hls.js from npm (web/package-lock.json)
+	bash scripts/build-web.sh
 
 bench: build ## Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
