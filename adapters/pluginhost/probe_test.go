@@ -1,0 +1,124 @@
+package pluginhost
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestListFindsPlugins(t *testing.T) {
+	h, _ := newHost(t, "real", Config{})
+	if got, want := h.List(), []string{"ffmpeg", "nvenc", "qsv"}; !slices.Equal(got, want) {
+		t.Fatalf("List = %v, want %v", got, want)
+	}
+}
+
+func TestProbeGPUPluginsFailHereAndAutoSelectsFFmpeg(t *testing.T) {
+	if m, _ := filepath.Glob("/dev/nvidia[0-9]*"); len(m) > 0 {
+		t.Log("this machine has an NVIDIA device: nvenc may pass")
+	}
+	h, logs := newHost(t, "real", Config{})
+	ctx := context.Background()
+	for _, tt := range []struct{ name, detail string }{{"nvenc", "libcuda"}, {"qsv", "Device creation failed"}} {
+		pr, err := h.Probe(ctx, tt.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pr.Name != tt.name || !pr.Hardware || pr.APIVersion != 1 {
+			t.Fatalf("%s probe = %+v", tt.name, pr)
+		}
+		if pr.OK {
+			t.Logf("%s passed its probe on this machine", tt.name)
+			continue
+		}
+		if !strings.Contains(pr.Reason, tt.detail) {
+			t.Fatalf("%s reason %q lacks %q", tt.name, pr.Reason, tt.detail)
+		}
+	}
+	ff, err := h.Probe(ctx, "ffmpeg")
+	if err != nil || !ff.OK || ff.Hardware || ff.Encoder != "libx264" {
+		t.Fatalf("ffmpeg probe = %+v, %v", ff, err)
+	}
+	if h.Current() != "" {
+		t.Fatalf("Current = %q before any selection", h.Current())
+	}
+	got, err := h.Select(ctx, Auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpu, _ := filepath.Glob("/dev/nvidia[0-9]*")
+	if len(gpu) == 0 && got != "ffmpeg" {
+		t.Fatalf("auto selected %q, want ffmpeg", got)
+	}
+	if h.Current() != got {
+		t.Fatalf("Current = %q after selecting %q", h.Current(), got)
+	}
+	if got == "ffmpeg" && !(logs.Contains("no GPU plugin passed its probe") && logs.Contains("libcuda")) {
+		t.Fatalf("the selection was not logged with its reasons:\n%s", logs.String())
+	}
+	if _, err := h.Select(ctx, "qsv"); len(gpu) == 0 && !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Select(qsv) = %v, want ErrUnavailable", err)
+	}
+	if _, err := h.Select(ctx, "nope"); !errors.Is(err, ErrUnknownPlugin) {
+		t.Fatalf("Select(nope) = %v, want ErrUnknownPlugin", err)
+	}
+}
+
+func TestChecksumPin(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(pluginDir(t, "fake"), "colony-transcoder-echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	good := hex.EncodeToString(sum[:])
+	bad := strings.Repeat("ab", 32)
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr error
+	}{
+		{"matching pin", Config{Checksums: map[string]string{"echo": good}}, nil},
+		{"mismatched pin", Config{Checksums: map[string]string{"echo": bad}}, ErrChecksum},
+		{"pins required, none given", Config{RequireChecksums: true}, ErrChecksum},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, logs := newHost(t, "fake", tt.cfg)
+			pr, err := h.Probe(context.Background(), "echo")
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Probe error = %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr == nil {
+				if !pr.OK {
+					t.Fatalf("probe = %+v", pr)
+				}
+				return
+			}
+			if tt.cfg.Checksums != nil && !(strings.Contains(err.Error(), good) && strings.Contains(err.Error(), bad)) {
+				t.Fatalf("error %q does not show the file's and the pinned SHA-256", err)
+			}
+			if logs.Contains("plugin started") || logs.Contains("starting plugin") {
+				t.Fatalf("a refused plugin was started:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func TestConfigRejectsBadPins(t *testing.T) {
+	_, err := New(Config{Dir: t.TempDir(), Checksums: map[string]string{"ffmpeg": "xyz"}})
+	if err == nil {
+		t.Fatal("a non-hex pin was accepted")
+	}
+	if _, err := New(Config{}); err == nil {
+		t.Fatal("a config without Dir was accepted")
+	}
+	if _, err := New(Config{Dir: t.TempDir(), Plugin: "nope"}); !errors.Is(err, ErrUnknownPlugin) {
+		t.Fatalf("unknown configured plugin: %v, want ErrUnknownPlugin", err)
+	}
+}
