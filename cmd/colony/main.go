@@ -32,6 +32,7 @@ func newApp() *cli.App {
 			runCommand(),
 			modeCommand(),
 			clusterCommand(),
+			lbCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

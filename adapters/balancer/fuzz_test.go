@@ -1,0 +1,70 @@
+package balancer
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/colony-live/colony/core/node"
+)
+
+// FuzzRenderNodeFields feeds registry fields to Render: whatever a node
+// record holds, the config keeps its structure (no directive can be
+// injected, not even through the comment saying why a node was left out)
+// and an unsafe id never reaches a directive.
+func FuzzRenderNodeFields(f *testing.F) {
+	f.Add("edge1", "edge", "default", "10.0.0.2:5080", "")
+	f.Add("o;rigin}", "origin", "eu\n}", "10.0.0.1:5080", "10.0.0.1:1935;")
+	f.Add("x", "both", "", "[::1]:5080", "[::1]:1935")
+	f.Add("x\"y", "edge", "g", "host.example:80", "bad")
+	f.Add("n\r\nserver evil:1;", "origin", "default", "a-b.c:1", "0.0.0.0:1935")
+	f.Add("x", "edge", "", "x\nworker_processes 1;", "")
+	f.Fuzz(func(t *testing.T, id, role, group, httpAddr, rtmpAddr string) {
+		nodes := []node.Node{
+			{ID: "origin0", Role: node.RoleOrigin, HTTPAddr: "10.9.9.9:5080", LastSeen: now},
+			{ID: node.ID(id), Role: node.Role(role), Group: group, HTTPAddr: httpAddr, RTMPAddr: rtmpAddr, LastSeen: now.Add(-time.Second)},
+		}
+		_, why := admit(nodes[1], DefaultNodeRTMPPort)
+		for _, k := range []Kind{Nginx, HAProxy} {
+			cfg := Config{Kind: k, Prefix: "/lb", Groups: []GroupListen{{Group: "eu", HTTPListen: ":81"}}}
+			out, err := Render(cfg, nodes, now)
+			if err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			if why != "" {
+				// A node left out changes nothing but the header comment.
+				base, _ := Render(cfg, nodes[:1], now)
+				if withoutComments(string(base)) != withoutComments(string(out)) {
+					t.Fatalf("%s: a node left out (%s) changed the config:\n%s", k, why, out)
+				}
+			}
+			depth := 0
+			for _, l := range strings.Split(string(out), "\n") {
+				l = strings.TrimSpace(l)
+				if l == "" || strings.HasPrefix(l, "#") {
+					continue
+				}
+				for _, c := range l {
+					if c < 0x20 || c > 0x7e {
+						t.Fatalf("%s: control or non-ASCII character in %q", k, l)
+					}
+				}
+				if !idRe.MatchString(id) && len(id) > 3 && strings.Contains(l, id) {
+					t.Fatalf("%s: unsafe id %q reached a directive: %q", k, id, l)
+				}
+				if k == Nginx {
+					if !strings.HasSuffix(l, "{") && !strings.HasSuffix(l, "}") && !strings.HasSuffix(l, ";") {
+						t.Fatalf("nginx: line %q is not a directive", l)
+					}
+					depth += strings.Count(l, "{") - strings.Count(l, "}")
+					if depth < 0 {
+						t.Fatalf("nginx: unbalanced braces at %q", l)
+					}
+				}
+			}
+			if depth != 0 {
+				t.Fatalf("%s: unbalanced braces (%d)", k, depth)
+			}
+		}
+	})
+}
