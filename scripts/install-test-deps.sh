@@ -25,7 +25,7 @@ else
 fi
 # The browser tests' npm project (the Ant Media SDK), as its lock file says.
 web="$(cd "$(dirname "$0")/.." && pwd)/testdata/web"
-if [ ! -f "$web/node_modules/@antmedia/webrtc_adaptor/dist/browser/webrtc_adaptor.js" ]; then
+if [ -f "$web/package-lock.json" ] && [ ! -f "$web/node_modules/@antmedia/webrtc_adaptor/dist/browser/webrtc_adaptor.js" ]; then
   (cd "$web" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
   echo "installed: testdata/web/node_modules (npm ci)"
 fi
