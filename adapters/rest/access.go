@@ -21,7 +21,8 @@ type AccessConfig struct {
 	// AllowedCIDRs are the client networks let in without a token; a bare
 	// address means just that host. nil: 127.0.0.0/8 and ::1. An empty,
 	// non-nil list lets no address in (tokens only). The client address is
-	// the TCP peer: X-Forwarded-For is not trusted.
+	// the TCP peer, or, when an allowed peer (a load balancer) forwards the
+	// request, the client address it names in X-Forwarded-For / X-Real-IP.
 	AllowedCIDRs []string `yaml:"allowed_cidrs"`
 	// JWTSecret checks Bearer tokens (and signs the dashboard's login
 	// tokens). Empty: no token is accepted. At least MinJWTSecretLen bytes.
@@ -129,6 +130,25 @@ func (a access) allowedAddr(remoteAddr string) bool {
 	return false
 }
 
+// allowedRequest reports whether r comes from an allowed address. Behind a
+// load balancer the TCP peer is the balancer (often 127.0.0.1): when an
+// allowed peer forwards for a client (X-Forwarded-For, X-Real-IP), the
+// client's address is judged instead, the one the nearest proxy appended.
+// A forwarded header from a peer that is not allowed changes nothing.
+func (a access) allowedRequest(r *http.Request) bool {
+	if !a.allowedAddr(r.RemoteAddr) {
+		return false
+	}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		hops := strings.Split(xff[len(xff)-1], ",")
+		return a.allowedAddr(strings.TrimSpace(hops[len(hops)-1]))
+	}
+	if ip := r.Header.Get("X-Real-IP"); ip != "" {
+		return a.allowedAddr(strings.TrimSpace(ip))
+	}
+	return true
+}
+
 // validToken reports whether tok is an HS256 JWT signed with the secret,
 // with an expiry that has not passed.
 func (a access) validToken(tok string, now time.Time) bool {
@@ -160,7 +180,7 @@ func bearer(h string) string {
 // guard lets allowed requests through to h and answers the rest 403.
 func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.access.allowedAddr(r.RemoteAddr) || s.access.validToken(bearer(r.Header.Get("Authorization")), s.cfg.Now()) {
+		if s.access.allowedRequest(r) || s.access.validToken(bearer(r.Header.Get("Authorization")), s.cfg.Now()) {
 			h(w, r)
 			return
 		}

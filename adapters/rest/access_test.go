@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +169,36 @@ func FuzzParseCIDR(f *testing.F) {
 			t.Fatalf("parseCIDR(%q) = invalid prefix without an error", s)
 		}
 	})
+}
+
+func TestAccessBehindBalancer(t *testing.T) {
+	a, err := AccessConfig{}.compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, peer, xff, realIP string
+		want                    bool
+	}{
+		{"local, direct", "127.0.0.1:5000", "", "", true},
+		{"remote, direct", "203.0.113.9:5000", "", "", false},
+		{"local balancer for a remote client", "127.0.0.1:5000", "203.0.113.9", "", false},
+		{"local balancer for a local client", "127.0.0.1:5000", "127.0.0.1", "", true},
+		{"spoofed hop before the balancer's", "127.0.0.1:5000", "127.0.0.1, 203.0.113.9", "", false},
+		{"X-Real-IP of a remote client", "127.0.0.1:5000", "", "203.0.113.9", false},
+		{"remote peer claiming to forward for localhost", "203.0.113.9:5000", "127.0.0.1", "", false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/rest/v2/version", nil)
+		r.RemoteAddr = tt.peer
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		if tt.realIP != "" {
+			r.Header.Set("X-Real-IP", tt.realIP)
+		}
+		if got := a.allowedRequest(r); got != tt.want {
+			t.Errorf("%s: allowed = %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
