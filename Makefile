@@ -7,7 +7,7 @@ BIN := bin
 FUZZTIME ?= 8s
 E2E_TIMEOUT ?= 20m
 
-.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web
+.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web bench-full
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -50,8 +50,14 @@ test: test-deps vet unit fuzz e2e ## install test dependencies, then vet, unit, 
 web: ## refresh the dashboard's vendored hls.js from npm (web/package-lock.json)
 	bash scripts/build-web.sh
 
-bench: build ## Go benchmarks of the hot paths
+bench: build ## Go benchmarks of the hot paths, then the short load matrix against colony and nginx-rtmp (under 5 min)
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+	command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-rtmp >/dev/null)
+	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh short
+
+bench-full: build ## the full load matrix (about 12 min): HLS/LL-HLS 1-500, WHEP/WS 1-200, nginx-rtmp beside
+	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh full
 
 clean: ## remove build outputs
 	rm -rf $(BIN)

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// bench runs steps against one target while its publisher (if any) keeps
+// publishing between them.
+type bench struct {
+	targets   targets
+	timing    timing
+	serverPID int
+	label     string
+	log       *slog.Logger
+
+	pub    *publisher
+	pubErr chan error
+	api    *webrtc.API
+}
+
+// viewerRunner is one viewer of any kind.
+type viewerRunner interface {
+	Run(ctx context.Context) error
+}
+
+// startPublisher starts publishing clipPath (if an RTMP target is set) and
+// returns a stop function that waits for it.
+func (b *bench) startPublisher(ctx context.Context, clipPath string) (stop func(), err error) {
+	if b.targets.RTMP == "" {
+		return func() {}, nil
+	}
+	c, err := loadClip(clipPath)
+	if err != nil {
+		return nil, err
+	}
+	b.pub, err = newPublisher(b.targets.RTMP, c, b.log)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	b.pubErr = make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() { b.pubErr <- b.pub.Run(ctx) })
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+// publisherFailed returns the publisher's error if it has stopped.
+func (b *bench) publisherFailed() error {
+	if b.pubErr == nil {
+		return nil
+	}
+	select {
+	case err := <-b.pubErr:
+		if err == nil {
+			err = errors.New("publisher stopped")
+		}
+		b.pubErr <- err // keep it for the next caller
+		return err
+	default:
+		return nil
+	}
+}
+
+// run measures one step.
+func (b *bench) run(ctx context.Context, st step) (result, error) {
+	res := result{Label: b.label, Mode: st.Mode}
+	u, err := b.targets.playURL(st.Mode)
+	if err != nil {
+		return res, err
+	}
+	res.URL = u
+	if err := b.publisherFailed(); err != nil {
+		return res, err
+	}
+	client := newHTTPClient(st.Viewers)
+	defer client.CloseIdleConnections()
+	if (st.Mode == modeWHEP || st.Mode == modeWS) && b.api == nil {
+		if b.api, err = newRTCAPI(); err != nil {
+			return res, err
+		}
+	}
+	if st.Mode == modeHLS || st.Mode == modeLLHLS {
+		if err := waitPlayable(ctx, client, u, 30*time.Second); err != nil {
+			return res, err
+		}
+	}
+
+	win := &window{}
+	vctx, stopViewers := context.WithCancel(ctx)
+	defer stopViewers()
+	var wg sync.WaitGroup
+	stats := make([]*viewerStats, 0, st.Viewers)
+	ramp := b.timing.ramp(st.Viewers)
+	for i := range st.Viewers {
+		if i > 0 && !sleepCtx(ctx, ramp/time.Duration(st.Viewers)) {
+			break
+		}
+		s := newViewerStats(win, time.Now())
+		stats = append(stats, s)
+		v := b.newViewer(st.Mode, u, client, s)
+		wg.Go(func() {
+			if err := v.Run(vctx); err != nil {
+				s.fail(err)
+			}
+		})
+	}
+	b.log.Info("viewers started", "mode", st.Mode, "viewers", len(stats))
+	sleepCtx(ctx, b.timing.Warmup)
+
+	mctx, stopMon := context.WithCancel(ctx)
+	var mwg sync.WaitGroup
+	self := &procMonitor{tree: procTree{root: "/proc", pid: os.Getpid()}, interval: 500 * time.Millisecond}
+	mwg.Go(func() { self.Run(mctx) })
+	var server *procMonitor
+	if b.serverPID > 0 {
+		server = &procMonitor{tree: procTree{root: "/proc", pid: b.serverPID, children: true}, interval: 500 * time.Millisecond}
+		mwg.Go(func() { server.Run(mctx) })
+	}
+	var pubStart int64
+	if b.pub != nil {
+		pubStart = b.pub.stats.videoFrames.Load()
+	}
+	winStart := time.Now()
+	win.begin(winStart)
+	sleepCtx(ctx, b.timing.Duration)
+	winEnd := time.Now()
+	win.close(winEnd)
+	stopMon()
+	mwg.Wait()
+
+	// Let retransmissions of the last packets land, then stop the viewers.
+	sleepCtx(ctx, 300*time.Millisecond)
+	stopViewers()
+	if !waitTimeout(&wg, 20*time.Second) {
+		b.log.Warn("viewers did not stop within 20 s", "mode", st.Mode)
+	}
+	for _, s := range stats {
+		s.finish(winEnd)
+	}
+	aggregate(&res, stats, winStart, winEnd)
+	res.Generator, err = self.Usage()
+	if err != nil {
+		return res, fmt.Errorf("own CPU: %w", err)
+	}
+	if server != nil {
+		u, err := server.Usage()
+		if err != nil {
+			return res, fmt.Errorf("server pid %d: %w", b.serverPID, err)
+		}
+		res.Server = &u
+	}
+	if b.pub != nil {
+		res.Publisher = &publisherResult{
+			VideoFrames: b.pub.stats.videoFrames.Load() - pubStart,
+			LateMaxMs:   round1(ms(time.Duration(b.pub.stats.lateMax.Load()))),
+		}
+		if err := b.publisherFailed(); err != nil {
+			res.Publisher.Err = err.Error()
+		}
+	}
+	return res, ctx.Err()
+}
+
+func (b *bench) newViewer(mode, u string, client *http.Client, s *viewerStats) viewerRunner {
+	switch mode {
+	case modeWHEP:
+		return &whepViewer{url: u, api: b.api, client: client, stats: s}
+	case modeWS:
+		return &wsViewer{url: u, streamID: b.targets.streamID(), api: b.api, stats: s}
+	default:
+		return &hlsViewer{url: u, low: mode == modeLLHLS, client: client, stats: s}
+	}
+}
+
+// waitPlayable polls an HLS URL until it answers 200.
+func waitPlayable(ctx context.Context, c *http.Client, u string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var lastErr error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = &statusError{Code: resp.StatusCode, URL: u}
+		}
+		lastErr = err
+		if !sleepCtx(ctx, 250*time.Millisecond) {
+			return fmt.Errorf("stream not playable within %s: %w", limit, lastErr)
+		}
+	}
+}
+
+// waitTimeout waits for wg, at most d; false if it timed out.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name      string
+		line      string
+		wantPPID  int
+		wantTicks uint64
+		wantErr   bool
+	}{
+		{"plain", "123 (nginx) S 1 123 123 0 -1 4194624 100 0 0 0 250 70 0 0 20 0 1 0 100 1000 200", 1, 320, false},
+		{"name with spaces and parens", "7 (a) b (c)) R 6 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0", 6, 11, false},
+		{"short", "7 (x) R 6 7", 0, 0, true},
+		{"no name", "7 x R 6", 0, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ppid, ticks, err := parseStat([]byte(tc.line))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if ppid != tc.wantPPID || ticks != tc.wantTicks {
+				t.Fatalf("got ppid %d ticks %d, want %d %d", ppid, ticks, tc.wantPPID, tc.wantTicks)
+			}
+		})
+	}
+}
+
+// The sampler sees the CPU this test process burns, its memory, and its
+// children.
+func TestProcMonitorSelf(t *testing.T) {
+	child := exec.Command("sleep", "10")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	tree := procTree{root: "/proc", pid: os.Getpid(), children: true}
+	if kids := tree.descendants(); !slices.Contains(kids, child.Process.Pid) {
+		t.Fatalf("descendants %v lack the child %d", kids, child.Process.Pid)
+	}
+
+	m := &procMonitor{tree: tree, interval: 50 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	end := time.Now().Add(400 * time.Millisecond)
+	x := 0
+	for time.Now().Before(end) {
+		x++
+	}
+	cancel()
+	wg.Wait()
+	u, err := m.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("spun %d times: %+v", x, u)
+	if u.CPUSeconds < 0.04 || u.Cores <= 0 {
+		t.Fatalf("CPU %.2f s (%.2f cores) after spinning 0.4 s", u.CPUSeconds, u.Cores)
+	}
+	if u.PeakRSS < 1<<20 || u.HWM < 1<<20 {
+		t.Fatalf("peak RSS %d, HWM %d: implausible", u.PeakRSS, u.HWM)
+	}
+
+	gone := &procMonitor{tree: procTree{root: "/proc", pid: 1 << 30}, interval: time.Second}
+	gone.take(true)
+	if _, err := gone.Usage(); err == nil {
+		t.Fatal("no error for a process that does not exist")
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// writeJSONLine writes r as one line of JSON.
+func writeJSONLine(w io.Writer, r result) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// writeTable prints results side by side, one row per run.
+func writeTable(w io.Writer, rs []result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\tloss%\tstalls\trebuf\tttff p50\tp95\tlat p50\tp95\tmax\trecv p50\tsrv cores\tsrv peak MB\tgen cores\t")
+	for _, r := range rs {
+		srvCores, srvMB := "-", "-"
+		if r.Server != nil {
+			srvCores = fmt.Sprintf("%.2f", r.Server.Cores)
+			srvMB = fmt.Sprintf("%.0f", float64(r.Server.PeakRSS)/(1<<20))
+		}
+		lat := func(v float64) string {
+			if !r.Stamped {
+				return "-"
+			}
+			return fmt.Sprintf("%.0f", v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
+			r.Label, r.Mode, r.Viewers, r.Connected, r.Active, r.Failed, r.RxMbps, r.FPSPerVwr, r.LossPct,
+			r.Stalls, r.Rebuffers, r.TTFF.P50, r.TTFF.P95, lat(r.Latency.P50), lat(r.Latency.P95),
+			lat(r.Latency.Max), lat(r.RecvLat.P50), srvCores, srvMB, r.Generator.Cores)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		for _, e := range r.Errors {
+			if _, err := fmt.Fprintf(w, "%s %s:%d: %s\n", r.Label, r.Mode, r.Viewers, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readResults reads JSON lines written by writeJSONLine; other lines are
+// skipped.
+func readResults(r io.Reader) ([]result, error) {
+	var out []result
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var res result
+		if err := json.Unmarshal(line, &res); err != nil {
+			return out, fmt.Errorf("result line: %w", err)
+		}
+		out = append(out, res)
+	}
+	return out, sc.Err()
+}

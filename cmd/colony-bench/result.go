@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// dist is a distribution summary in milliseconds.
+type dist struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	Max float64 `json:"max"`
+}
+
+func summarize(v []float64) dist {
+	if len(v) == 0 {
+		return dist{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	q := func(p float64) float64 { return round1(s[int(p*float64(len(s)-1)+0.5)]) }
+	return dist{N: len(s), P50: q(0.50), P95: q(0.95), Max: round1(s[len(s)-1])}
+}
+
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+// result is one run: one mode, N viewers, one target. It is printed as one
+// JSON line.
+type result struct {
+	Label     string  `json:"label,omitempty"`
+	Mode      string  `json:"mode"`
+	URL       string  `json:"url"`
+	Viewers   int     `json:"viewers"`   // started
+	Connected int     `json:"connected"` // got a first decodable frame
+	Active    int     `json:"active"`    // showed a frame in the last second of the window
+	Failed    int     `json:"failed"`    // ended with an error
+	WindowS   float64 `json:"window_s"`
+
+	Bytes     int64   `json:"bytes"`   // all viewers, inside the window
+	RxMbps    float64 `json:"rx_mbps"` // all viewers
+	Frames    int64   `json:"frames"`  // decodable video frames, all viewers
+	FPSPerVwr float64 `json:"fps_per_viewer"`
+
+	LossPct    float64 `json:"loss_pct"`     // RTP: lost/expected; HLS: (missing+errors)/(fetched+missing+errors)
+	LostPkts   int64   `json:"lost_packets"` // RTP, after NACK
+	LatePkts   int64   `json:"late_packets"` // RTP: filled a gap (NACK-repaired or reordered)
+	HTTPErrors int     `json:"http_errors"`
+	Missing    int     `json:"missing"` // HLS segments or parts skipped
+	Stalls     int     `json:"stalls"`  // gaps > 1 s between displayed frames
+	Rebuffers  int     `json:"rebuffers"`
+	Stuck      int     `json:"playlist_stuck"`
+
+	TTFF      dist             `json:"ttff_ms"`
+	Latency   dist             `json:"latency_ms"`      // send -> display (player clock)
+	RecvLat   dist             `json:"recv_latency_ms"` // send -> arrival at the viewer
+	Stamped   bool             `json:"stamped"`         // latency figures come from the harness's SEI
+	Publisher *publisherResult `json:"publisher,omitempty"`
+	Server    *procUsage       `json:"server,omitempty"`
+	Generator procUsage        `json:"generator"`
+	Errors    []string         `json:"errors,omitempty"` // first few distinct viewer errors
+}
+
+type publisherResult struct {
+	VideoFrames int64   `json:"video_frames"`
+	LateMaxMs   float64 `json:"late_max_ms"` // worst lag of a send behind the clip's clock
+	Err         string  `json:"error,omitempty"`
+}
+
+// aggregate folds the viewers' stats into a result.
+func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
+	r.Viewers = len(stats)
+	r.WindowS = round1(winEnd.Sub(winStart).Seconds())
+	var lat, recv, ttff []float64
+	var expected int64
+	var fetched int
+	seen := map[string]bool{}
+	for _, s := range stats {
+		s.mu.Lock()
+		if !s.firstFrame.IsZero() {
+			r.Connected++
+			ttff = append(ttff, ms(s.firstFrame.Sub(s.start)))
+			if winEnd.Sub(s.lastFrame) <= time.Second {
+				r.Active++
+			}
+		}
+		err := s.err
+		if err == nil && s.firstFrame.IsZero() && s.retryErr != nil {
+			err = fmt.Errorf("never played: %w", s.retryErr)
+		}
+		if err != nil {
+			r.Failed++
+			if msg := err.Error(); !seen[msg] && len(r.Errors) < 5 {
+				seen[msg] = true
+				r.Errors = append(r.Errors, msg)
+			}
+		}
+		r.Bytes += s.bytes
+		r.Frames += s.frames
+		r.Stalls += s.stalls
+		r.Rebuffers += s.rebuffers
+		r.Stuck += s.stuck
+		r.HTTPErrors += s.httpErrors
+		r.Missing += s.missing
+		r.LostPkts += s.lost
+		r.LatePkts += s.late
+		expected += s.expected
+		lat = append(lat, s.latencies...)
+		recv = append(recv, s.recvLatency...)
+		fetched += s.fetched
+		s.mu.Unlock()
+	}
+	r.TTFF, r.Latency, r.RecvLat = summarize(ttff), summarize(lat), summarize(recv)
+	r.Stamped = len(lat) > 0
+	if w := winEnd.Sub(winStart).Seconds(); w > 0 {
+		r.RxMbps = round1(float64(r.Bytes) * 8 / w / 1e6)
+		if r.Connected > 0 {
+			r.FPSPerVwr = round1(float64(r.Frames) / w / float64(r.Connected))
+		}
+	}
+	if expected > 0 {
+		r.LossPct = round2(100 * float64(r.LostPkts) / float64(expected))
+	} else if bad := r.Missing + r.HTTPErrors; bad > 0 {
+		r.LossPct = round2(100 * float64(bad) / float64(fetched+bad))
+	}
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// errConnFailed reports a PeerConnection that failed or was closed by the
+// server.
+var errConnFailed = errors.New("peer connection failed")
+
+// browserH264 are the H.264 formats a browser offers (Chrome's order),
+// each with an RTX format for retransmissions.
+var browserH264 = []struct {
+	pt, rtx webrtc.PayloadType
+	fmtp    string
+}{
+	{102, 103, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"},
+	{104, 105, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f"},
+	{106, 107, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+	{108, 109, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f"},
+	{127, 125, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f"},
+	{112, 113, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f"},
+}
+
+// newRTCAPI returns a pion API that receives like a browser: H.264 and
+// Opus, NACK with RTX, receiver reports, PLI; host candidates on UDP4
+// including loopback (servers on 127.0.0.1), no mDNS.
+func newRTCAPI() (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"},
+		{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	for _, c := range browserH264 {
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: c.fmtp, RTCPFeedback: fb,
+		}, PayloadType: c.pt}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", c.pt),
+		}, PayloadType: c.rtx}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
+	}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	// NACK a gap 50 ms after noticing it (pion's default is 100 ms; a
+	// browser asks sooner).
+	if err := webrtc.ConfigureNackWithOptions(m, ir, []nack.GeneratorOption{
+		nack.GeneratorInterval(50 * time.Millisecond)}); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithSettingEngine(se)), nil
+}
+
+// addRecvTransceivers asks for one video and one audio track.
+func addRecvTransceivers(pc *webrtc.PeerConnection) error {
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{
+			Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nackWait is how long a frame with a missing packet is waited for before
+// it is given up (a browser's jitter buffer waits about this long for
+// retransmissions).
+const nackWait = 500 * time.Millisecond
+
+// packetMargin is how many of the newest packets the loss count leaves
+// out, their retransmissions possibly still in flight.
+const packetMargin = 50
+
+// rtcReceiver feeds a PeerConnection's incoming tracks into a viewer's
+// stats. close ends it and waits for its readers.
+type rtcReceiver struct {
+	pc     *webrtc.PeerConnection
+	stats  *viewerStats
+	failed chan struct{}
+
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
+	expected int64
+	lost     int64
+	late     int64
+	once     sync.Once
+}
+
+// newRTCReceiver hooks pc's tracks to stats; onFail (optional) is called
+// once if the connection fails.
+func newRTCReceiver(pc *webrtc.PeerConnection, stats *viewerStats, onFail func()) *rtcReceiver {
+	r := &rtcReceiver{pc: pc, stats: stats, failed: make(chan struct{})}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !r.closed {
+			r.wg.Go(func() { r.read(tr) })
+		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+			r.once.Do(func() {
+				close(r.failed)
+				if onFail != nil {
+					onFail()
+				}
+			})
+		}
+	})
+	return r
+}
+
+// read drains one track until it ends.
+func (r *rtcReceiver) read(tr *webrtc.TrackRemote) {
+	video := tr.Kind() == webrtc.RTPCodecTypeVideo
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	var seqs seqTracker
+	asm := newFrameAssembler(nackWait)
+	var frames []assembled
+	var lastPLI time.Time
+	for {
+		n, _, err := tr.Read(buf)
+		if err != nil {
+			break
+		}
+		now := time.Now()
+		r.stats.received(now, n)
+		if pkt.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		seqs.add(pkt.SequenceNumber, r.stats.win.contains(now))
+		if !video {
+			continue
+		}
+		var needKey bool
+		frames, needKey = asm.push(pkt.SequenceNumber, pkt.Marker, pkt.Payload, now, frames[:0])
+		for _, f := range frames {
+			r.stats.frame(f.arrival, f.arrival, f.info)
+		}
+		if needKey && now.Sub(lastPLI) > time.Second {
+			lastPLI = now
+			_ = r.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+		}
+	}
+	exp, lost := seqs.counts(packetMargin)
+	r.mu.Lock()
+	r.expected += exp
+	r.lost += lost
+	r.late += seqs.late
+	r.mu.Unlock()
+}
+
+// close closes the PeerConnection, waits for the readers and records the
+// packet counts.
+func (r *rtcReceiver) close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.once.Do(func() { close(r.failed) })
+	_ = r.pc.Close()
+	r.wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stats.setPackets(r.expected, r.lost, r.late)
+}

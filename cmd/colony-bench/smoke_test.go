@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/sirupsen/logrus"
+	gortmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/message"
+)
+
+// runCLI runs colony-bench with args and returns its stdout and stderr.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err = newApp(&out, &errOut).RunContext(ctx, append([]string{"colony-bench"}, args...))
+	return out.String(), errOut.String(), err
+}
+
+// checkResult asserts that one viewer got media and a latency figure.
+func checkResult(t *testing.T, r result) {
+	t.Helper()
+	if r.Viewers != 1 || r.Connected != 1 || r.Failed != 0 || r.Frames < 20 || r.Bytes < 100_000 {
+		t.Errorf("%s: viewers %d connected %d failed %d frames %d bytes %d; errors %v",
+			r.Mode, r.Viewers, r.Connected, r.Failed, r.Frames, r.Bytes, r.Errors)
+	}
+	if !r.Stamped || r.Latency.N < 20 || r.Latency.P50 < 0 || r.Latency.Max > 10_000 || r.RecvLat.P50 > r.Latency.P50 {
+		t.Errorf("%s: latency %+v, receive latency %+v: not plausible", r.Mode, r.Latency, r.RecvLat)
+	}
+	if r.TTFF.N != 1 || r.TTFF.P50 <= 0 {
+		t.Errorf("%s: time to first frame %+v", r.Mode, r.TTFF)
+	}
+	if r.Server == nil || r.Server.PeakRSS == 0 || r.Generator.PeakRSS == 0 {
+		t.Errorf("%s: no process figures: server %+v generator %+v", r.Mode, r.Server, r.Generator)
+	}
+}
+
+// One viewer of each kind gets media and a latency figure from an
+// in-process server fed by the harness's own stamping pacer; the results
+// come out as JSON lines and a table.
+func TestSmokeMatrix(t *testing.T) {
+	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 100)
+	stdout, stderr, err := runCLI(t, "matrix",
+		"--hls", target.url+"/hls/index.m3u8", "--whep", target.url+"/whep",
+		"--ws", strings.Replace(target.url, "http://", "ws://", 1)+"/ws", "--stream", "stream1",
+		"--runs", "hls:1,llhls:1,whep:1,ws:1", "--duration", "2s", "--warmup", "1500ms", "--pause", "0s",
+		"--server-pid", fmt.Sprint(os.Getpid()), "--label", "fake", "--json")
+	if err != nil {
+		t.Fatalf("matrix: %v\n%s", err, stderr)
+	}
+	rs, err := readResults(strings.NewReader(stdout))
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("%d results (%v) from:\n%s\n%s", len(rs), err, stdout, stderr)
+	}
+	for i, mode := range []string{modeHLS, modeLLHLS, modeWHEP, modeWS} {
+		if rs[i].Mode != mode || rs[i].Label != "fake" {
+			t.Fatalf("result %d is %s/%s, want %s/fake", i, rs[i].Mode, rs[i].Label, mode)
+		}
+		checkResult(t, rs[i])
+	}
+	if !strings.Contains(stderr, "lat p50") || strings.Count(stderr, "fake") != 4 {
+		t.Errorf("table missing from stderr:\n%s", stderr)
+	}
+	t.Logf("\n%s", stderr)
+}
+
+// The hls.js-like viewer reads MPEG-TS segments too (nginx-rtmp's output).
+func TestSmokeMPEGTS(t *testing.T) {
+	target := newFakeTarget(t, gohlslib.MuxerVariantMPEGTS, 0)
+	stdout, stderr, err := runCLI(t, "run", "--mode", "hls", "--hls", target.url+"/hls/index.m3u8",
+		"--duration", "2s", "--warmup", "1s", "--server-pid", fmt.Sprint(os.Getpid()), "--json")
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	rs, err := readResults(strings.NewReader(stdout))
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("%d results (%v) from:\n%s", len(rs), err, stdout)
+	}
+	checkResult(t, rs[0])
+}
+
+// rtmpCatcher is a go-rtmp server handler that keeps what a publisher sends.
+type rtmpCatcher struct {
+	gortmp.DefaultHandler
+	mu      sync.Mutex
+	app     string
+	name    string
+	video   [][]byte
+	audio   int
+	ts      []uint32
+	arrived []time.Time
+}
+
+func (h *rtmpCatcher) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.app = cmd.Command.App
+	return nil
+}
+
+func (h *rtmpCatcher) OnPublish(_ *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.name = cmd.PublishingName
+	return nil
+}
+
+func (h *rtmpCatcher) OnVideo(ts uint32, payload io.Reader) error {
+	b, err := io.ReadAll(payload)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.video = append(h.video, b)
+	h.ts = append(h.ts, ts)
+	h.arrived = append(h.arrived, time.Now())
+	return nil
+}
+
+func (h *rtmpCatcher) OnAudio(uint32, io.Reader) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.audio++
+	return nil
+}
+
+// The publisher sends the AVC sequence header, then every frame in real
+// time with a stamp of its send time.
+func TestRTMPPublisher(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &rtmpCatcher{}
+	lg := logrus.New()
+	lg.Out = io.Discard
+	srv := gortmp.NewServer(&gortmp.ServerConfig{OnConnect: func(c net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
+		return c, &gortmp.ConnConfig{Handler: h, Logger: lg}
+	}})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(ln) })
+	t.Cleanup(func() { _ = srv.Close(); wg.Wait() })
+
+	p, err := newPublisher("rtmp://"+ln.Addr().String()+"/LiveApp/bench1", testClip(t),
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the last messages land
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.app != "LiveApp" || h.name != "bench1" {
+		t.Fatalf("published %s/%s, want LiveApp/bench1", h.app, h.name)
+	}
+	if len(h.video) < 30 || h.audio < 40 {
+		t.Fatalf("%d video and %d audio messages in 1.5 s", len(h.video), h.audio)
+	}
+	if !bytes.Equal(h.video[0][:2], []byte{0x17, 0}) {
+		t.Fatalf("first video message % x is not an AVC sequence header", h.video[0][:5])
+	}
+	for i := 1; i < len(h.video); i++ {
+		v := h.video[i]
+		if v[1] != 1 || ((i-1)%30 == 0) != (v[0] == 0x17) {
+			t.Fatalf("video %d header % x", i, v[:5])
+		}
+		info := inspectAVCC(v[5:])
+		sent := time.Unix(0, info.stamp)
+		if !info.stamped || sent.After(h.arrived[i]) || h.arrived[i].Sub(sent) > 200*time.Millisecond {
+			t.Fatalf("video %d: stamp %v, arrived %v", i, sent, h.arrived[i])
+		}
+		if want := (i - 1) * 1000 / 30; int(h.ts[i]) < want-1 || int(h.ts[i]) > want+1 {
+			t.Fatalf("video %d timestamp %d ms, want %d", i, h.ts[i], want)
+		}
+	}
+	if n := binary.BigEndian.Uint32(h.video[1][5:]); n == 0 {
+		t.Fatal("empty first NAL unit")
+	}
+	if late := time.Duration(p.stats.lateMax.Load()); late > 500*time.Millisecond {
+		t.Errorf("pacer fell %v behind", late)
+	}
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"sync"
+	"time"
+)
+
+// stallGap is the gap between displayed frames that counts as a stall.
+const stallGap = time.Second
+
+// viewerStats is what one viewer measured. Its methods are safe for
+// concurrent use (an LL-HLS viewer has several goroutines).
+type viewerStats struct {
+	win   *window
+	start time.Time // when the viewer began to connect
+
+	mu          sync.Mutex
+	firstFrame  time.Time // first decodable frame displayed
+	lastFrame   time.Time // last frame displayed
+	frames      int64
+	bytes       int64
+	latencies   []float64 // display time - send time, ms
+	recvLatency []float64 // arrival time - send time, ms
+	stalls      int
+	rebuffers   int
+	stuck       int   // HLS: playlist did not advance for 2 target durations
+	httpErrors  int   // HLS: failed requests (after the first frame)
+	missing     int   // HLS: segments or parts skipped because they left the playlist
+	fetched     int   // HLS: media segments or parts downloaded
+	expected    int64 // RTP: packets expected in the window
+	lost        int64 // RTP: packets never received (after NACK)
+	late        int64 // RTP: packets that filled a gap (NACK-repaired or reordered)
+	err         error // why the viewer ended early
+	retryErr    error // why the last attempt to start playing failed
+}
+
+func newViewerStats(w *window, start time.Time) *viewerStats {
+	return &viewerStats{win: w, start: start}
+}
+
+// frame records a decodable video frame shown at display, which arrived at
+// arrival, with what the access unit carried.
+func (s *viewerStats) frame(display, arrival time.Time, info auInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.firstFrame.IsZero() {
+		s.firstFrame = display
+	} else if display.Sub(s.lastFrame) > stallGap && s.win.contains(display) {
+		s.stalls++
+	}
+	s.lastFrame = display
+	if !s.win.contains(arrival) {
+		return
+	}
+	s.frames++
+	if info.stamped {
+		sent := time.Unix(0, info.stamp)
+		s.latencies = append(s.latencies, ms(display.Sub(sent)))
+		s.recvLatency = append(s.recvLatency, ms(arrival.Sub(sent)))
+	}
+}
+
+// received counts n bytes of media or playlist that arrived at t.
+func (s *viewerStats) received(t time.Time, n int) {
+	if !s.win.contains(t) {
+		return
+	}
+	s.mu.Lock()
+	s.bytes += int64(n)
+	s.mu.Unlock()
+}
+
+// count adds to one of the event counters, if t is in the window.
+func (s *viewerStats) count(t time.Time, field *int, n int) {
+	if !s.win.contains(t) {
+		return
+	}
+	s.mu.Lock()
+	*field += n
+	s.mu.Unlock()
+}
+
+func (s *viewerStats) rebuffer(t time.Time)      { s.count(t, &s.rebuffers, 1) }
+func (s *viewerStats) playlistStuck(t time.Time) { s.count(t, &s.stuck, 1) }
+func (s *viewerStats) httpError(t time.Time)     { s.count(t, &s.httpErrors, 1) }
+func (s *viewerStats) missed(t time.Time, n int) { s.count(t, &s.missing, n) }
+func (s *viewerStats) fetchedOne(t time.Time)    { s.count(t, &s.fetched, 1) }
+func (s *viewerStats) hasFirstFrame() bool       { return !s.firstFrameTime().IsZero() }
+func (s *viewerStats) setPackets(expected, lost, late int64) {
+	s.mu.Lock()
+	s.expected, s.lost, s.late = expected, lost, late
+	s.mu.Unlock()
+}
+
+func (s *viewerStats) firstFrameTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.firstFrame
+}
+
+// retrying records why an attempt to start playing failed; it is reported
+// if the viewer never plays.
+func (s *viewerStats) retrying(err error) {
+	s.mu.Lock()
+	s.retryErr = err
+	s.mu.Unlock()
+}
+
+// fail records why the viewer stopped (the first reason only).
+func (s *viewerStats) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+// finish counts a frozen picture at the end of the window as a stall.
+func (s *viewerStats) finish(end time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.lastFrame.IsZero() && end.Sub(s.lastFrame) > stallGap {
+		s.stalls++
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
