@@ -89,6 +89,10 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 
 	se := pion.SettingEngine{LoggerFactory: slogFactory{cfg.Logger}}
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	// pion's default SRTP replay window (64 packets) rejects a NACK
+	// retransmission that arrives after 64 newer packets, which a burst or
+	// a long round trip easily causes; libwebrtc keeps 1024.
+	se.SetSRTPReplayProtectionWindow(1024)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4, pion.NetworkTypeUDP6})
 	// The server never needs mDNS: browsers reach it at its host (or
 	// advertised) address and are learnt as peer-reflexive candidates.

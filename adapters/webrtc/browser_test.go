@@ -10,8 +10,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,10 +23,11 @@ import (
 
 // The browser suite drives headless Chromium with the Ant Media SDK
 // (@antmedia/webrtc_adaptor 2.16.x, its dist/browser/webrtc_adaptor.js,
-// named by COLONY_WEBRTC_ADAPTOR_JS): the fake camera publishes over the
-// WebSocket, then a second adaptor plays the stream back.
+// from testdata/web/node_modules or named by COLONY_WEBRTC_ADAPTOR_JS): the
+// fake camera publishes over the WebSocket, then a second adaptor plays the
+// stream back.
 //
-//	COLONY_WEBRTC_ADAPTOR_JS=.../dist/browser/webrtc_adaptor.js go test -tags browser -run TestBrowser ./adapters/webrtc/
+//	go test -tags browser -run TestBrowser ./adapters/webrtc/
 const browserPage = `<!doctype html><html><body>
 <video id="local" autoplay muted playsinline></video>
 <video id="remote" autoplay muted playsinline></video>
@@ -66,7 +69,11 @@ function startPlay() {
 func TestBrowserAntMediaSDK(t *testing.T) {
 	sdk := os.Getenv("COLONY_WEBRTC_ADAPTOR_JS")
 	if sdk == "" {
-		t.Fatal("COLONY_WEBRTC_ADAPTOR_JS must name @antmedia/webrtc_adaptor's dist/browser/webrtc_adaptor.js")
+		// The copy scripts/install-test-deps.sh installs (npm ci in testdata/web).
+		sdk = filepath.Join("..", "..", "testdata", "web", "node_modules", "@antmedia", "webrtc_adaptor", "dist", "browser", "webrtc_adaptor.js")
+	}
+	if _, err := os.Stat(sdk); err != nil {
+		t.Fatalf("@antmedia/webrtc_adaptor's dist/browser/webrtc_adaptor.js: %v (run scripts/install-test-deps.sh or set COLONY_WEBRTC_ADAPTOR_JS)", err)
 	}
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -121,6 +128,10 @@ func TestBrowserAntMediaSDK(t *testing.T) {
 	if os.Getenv("COLONY_TEST_LOG") != "" {
 		cmd.Stderr = os.Stderr
 	}
+	// Kill Chromium's whole process group: its helpers would otherwise
+	// outlive it and keep writing to the profile that TempDir removes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -113,14 +113,16 @@ func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Pla
 		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
 		MaxViewers: cfg.WebRTC.MaxViewers, Logger: log,
 	}
-	if ip != nil {
+	switch {
+	case ip != nil && ip.IsLoopback():
+		// A node on a loopback address (tests, several nodes on one
+		// machine): the loopback interface holds only 127.0.0.1 (or ::1),
+		// so offer that, whichever 127.x address the node advertises.
+		wc.IncludeLoopback = true
+		v4 := ip.To4() != nil
+		wc.IPFilter = func(x net.IP) bool { return x.IsLoopback() && (x.To4() != nil) == v4 }
+	case ip != nil:
 		wc.AdvertiseIPs = []string{ip.String()}
-		if ip.IsLoopback() {
-			// A node on a loopback address (tests, one-machine clusters)
-			// offers only that address.
-			wc.IncludeLoopback = true
-			wc.IPFilter = func(x net.IP) bool { return x.Equal(ip) }
-		}
 	}
 	for _, s := range cfg.WebRTC.STUNServers {
 		wc.ICEServers = append(wc.ICEServers, webrtc.ICEServer{URLs: []string{s}})

@@ -1,0 +1,2 @@
+// Package client publishes (WHIP) and plays (WHEP, Ant Media WebSocket) live streams over WebRTC with pion, for tests and load generators.
+package client
