@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin
-FUZZTIME ?= 8s
+FUZZTIME ?= 5s
 E2E_TIMEOUT ?= 20m
 
 .PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web bench-full
