@@ -7,13 +7,19 @@ BIN := bin
 FUZZTIME ?= 5s
 E2E_TIMEOUT ?= 20m
 
-.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web bench-full
+.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web plugins proto bench-full
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/colony
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/colony ./cmd/colony
+
+plugins: ## build the transcoder plugins into bin/ (beside colony, where it looks for them)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/colony-transcoder-ffmpeg ./cmd/colony-transcoder-nvenc ./cmd/colony-transcoder-qsv
+
+proto: ## regenerate the transcoder plugin contract's gRPC code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
+	$(GO) generate ./plugins/transcoder/v1
 
 run: build ## build and run a standalone server (RTMP :1935, HTTP :5080, data in ./data)
 	./$(BIN)/colony run --data-dir ./data
@@ -38,7 +44,7 @@ tidy-check:
 unit: ## unit and adapter tests with the race detector
 	$(GO) test -race -count=1 ./...
 
-e2e: build ferretdb ## end-to-end tests: real colony processes, ffmpeg, ffprobe, FerretDB
+e2e: build plugins ferretdb ## end-to-end tests: real colony processes, ffmpeg, ffprobe, FerretDB
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony FERRETDB_BIN=$(CURDIR)/$(BIN)/ferretdb \
 	  $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./cmd/colony/ 2>&1 | tee /tmp/colony-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
 

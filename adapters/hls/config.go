@@ -48,6 +48,10 @@ type Config struct {
 	// start and produce its first segments, and how long a blocking
 	// Low-Latency HLS request waits for the part it asks for (default 10s).
 	ReadyTimeout time.Duration
+	// Renditions lists the transcoded renditions of a stream for
+	// /{app}/streams/{id}_adaptive.m3u8 (default nil: no adaptive playlists,
+	// they answer 404).
+	Renditions Renditions
 }
 
 func (c Config) withDefaults() Config {

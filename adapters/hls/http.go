@@ -44,6 +44,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notFound(rw)
 		return
 	}
+	if t.adaptive {
+		s.serveAdaptive(rw, r, t.key)
+		return
+	}
 	if t.main {
 		s.serveMultivariant(rw, r, t.key)
 		return

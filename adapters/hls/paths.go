@@ -10,6 +10,7 @@ import (
 // URL layout, everything flat under /{app}/streams/ as in Ant Media:
 //
 //	/{app}/streams/{id}.m3u8                    multivariant playlist (the URL players get)
+//	/{app}/streams/{id}_adaptive.m3u8           adaptive multivariant playlist (adaptive.go)
 //	/{app}/streams/{prefix}_video1_stream.m3u8  media playlists (audio2_..., main_... for MPEG-TS)
 //	/{app}/streams/{prefix}_video1_init.mp4     fMP4 init, then ..._seg7.mp4, ..._part3.mp4, ..._seg0.ts
 //
@@ -39,9 +40,11 @@ const (
 
 // target is what a request path names.
 type target struct {
-	// key is the stream of a multivariant playlist request (main is true).
-	key  stream.Key
-	main bool
+	// key is the stream of a multivariant playlist request (main is true),
+	// of an adaptive one when adaptive is true too.
+	key      stream.Key
+	main     bool
+	adaptive bool
 	// prefix and file name a muxer's file: file is its name for gohlslib.
 	prefix, file string
 	app          stream.App
@@ -77,11 +80,15 @@ func parseTarget(u *url.URL) (target, bool) {
 	if !ok {
 		return target{}, false
 	}
+	adaptive := false
+	if base, ok := strings.CutSuffix(id, adaptiveSuffix); ok && base != "" {
+		id, adaptive = base, true
+	}
 	key, err := stream.ParseKey(appName, id)
 	if err != nil {
 		return target{}, false
 	}
-	return target{key: key, main: true, app: app}, true
+	return target{key: key, main: true, adaptive: adaptive, app: app}, true
 }
 
 // splitPrefix splits a muxer file name into its prefix and the name

@@ -20,6 +20,8 @@ func TestParseTarget(t *testing.T) {
 		{"/LiveApp/streams/0123456789ab_video1_seg7.mp4", target{prefix: "0123456789ab", file: "0123456789ab_video1_seg7.mp4", app: "LiveApp"}},
 		{"/LiveApp/streams/0123456789ab_main_seg3.ts", target{prefix: "0123456789ab", file: "0123456789ab_main_seg3.ts", app: "LiveApp"}},
 		{"/WebRTCAppEE/streams/0123456789ab_audio2_part12.mp4", target{prefix: "0123456789ab", file: "0123456789ab_audio2_part12.mp4", app: "WebRTCAppEE"}},
+		{"/LiveApp/streams/stream1_adaptive.m3u8", target{key: stream.Key{App: "LiveApp", ID: "stream1"}, main: true, adaptive: true, app: "LiveApp"}},
+		{"/LiveApp/streams/_adaptive.m3u8", target{key: stream.Key{App: "LiveApp", ID: "_adaptive"}, main: true, app: "LiveApp"}},
 		// Upper-case hex is not gohlslib's: a stream id like any other.
 		{"/LiveApp/streams/0123456789AB_video1_stream.m3u8", target{key: stream.Key{App: "LiveApp", ID: "0123456789AB_video1_stream"}, main: true, app: "LiveApp"}},
 		{"/LiveApp/streams/stream1.ts", target{}},
@@ -57,7 +59,7 @@ func TestParseTarget(t *testing.T) {
 
 func FuzzParseTarget(f *testing.F) {
 	for _, s := range []string{
-		"/LiveApp/streams/stream1.m3u8", "/LiveApp/streams/0123456789ab_video1_stream.m3u8",
+		"/LiveApp/streams/stream1.m3u8", "/LiveApp/streams/0123456789ab_video1_stream.m3u8", "/LiveApp/streams/s1_adaptive.m3u8",
 		"/LiveApp/streams/0123456789ab_video1_seg7.mp4", "/LiveApp/streams/..%2f..%2fetc%2fpasswd",
 		"/LiveApp/streams/%2e%2e/x", "/a/streams/..", "/LiveApp/streams/x%00.m3u8",
 	} {

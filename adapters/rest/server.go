@@ -44,6 +44,9 @@ type Config struct {
 	// API its own sampler: Sample measures since the previous call). nil:
 	// system-status reports this node's last heartbeat.
 	Load ports.LoadSampler
+	// Plugins is the transcoder plugin host, for /rest/v2/plugins; nil:
+	// those endpoints answer 501.
+	Plugins Plugins
 	// DiskPath is the file system system-status reports on (default ".").
 	DiskPath string
 	// DeadAfter is the node liveness window (default node.DefaultDeadAfter).

@@ -39,6 +39,35 @@ type Config struct {
 	REST rest.AccessConfig `yaml:"rest"`
 	// ClusterSecret signs relay tokens between nodes; every node of a cluster needs the same one.
 	ClusterSecret string `yaml:"cluster_secret"`
+	// Transcoder runs the ABR transcoder plugins (see transcode.go).
+	Transcoder TranscoderConfig `yaml:"transcoder"`
+	// ABR is each application's default ladder, used when neither the
+	// broadcast nor the application settings have one, as
+	// {LiveApp: [{height: 480, video_bitrate: 800000, audio_bitrate: 64000}]}
+	// (default none: nothing is transcoded unless configured).
+	ABR map[string][]RungConfig `yaml:"abr"`
+}
+
+// TranscoderConfig selects and pins the transcoder plugins.
+type TranscoderConfig struct {
+	// Plugin is auto (the first GPU plugin whose probe passes, else
+	// ffmpeg; the default), a plugin name (ffmpeg, nvenc, qsv ...) or none.
+	Plugin string `yaml:"plugin"`
+	// PluginDir holds the colony-transcoder-<name> executables (default:
+	// the directory of the colony binary).
+	PluginDir string `yaml:"plugin_dir"`
+	// Checksums pins plugins by name to the hex SHA-256 of their
+	// executable (colony plugins list prints it); a pinned plugin whose
+	// file differs is not started.
+	Checksums map[string]string `yaml:"checksums"`
+}
+
+// RungConfig is one rung of an ABR ladder.
+type RungConfig struct {
+	Height       int  `yaml:"height"`
+	VideoBitrate int  `yaml:"video_bitrate"` // bits/s
+	AudioBitrate int  `yaml:"audio_bitrate"` // bits/s
+	ForceEncode  bool `yaml:"force_encode"`  // encode at the source's height when taller than it
 }
 
 // NodeConfig describes this node in a cluster.
@@ -102,6 +131,7 @@ func defaultConfig() Config {
 		Mongo:          MongoConfig{Database: "colony"},
 		HLS:            HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond},
 		WebRTC:         WebRTCConfig{UDPPortMin: 50000, UDPPortMax: 60000},
+		Transcoder:     TranscoderConfig{Plugin: "auto"},
 	}
 }
 
@@ -143,7 +173,7 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("config: hls.variant %q is not lowlatency, fmp4 or mpegts", c.HLS.Variant)
 	}
-	return nil
+	return c.validateTranscoder()
 }
 
 // saveConfig writes cfg to path atomically (temp file + rename).

@@ -32,6 +32,7 @@ func newApp() *cli.App {
 			runCommand(),
 			modeCommand(),
 			clusterCommand(),
+			pluginsCommand(),
 			lbCommand(),
 			{
 				Name:  "version",

@@ -120,10 +120,11 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// breaks the cycle at construction.
 	play := &playbackRef{}
 	ingestRef := &ingestRef{}
+	rends := &renditionsRef{}
 	hlsSrv, err := hls.New(hls.Config{
 		Variant: cfg.HLS.Variant, SegmentCount: cfg.HLS.SegmentCount,
 		SegmentMinDuration: cfg.HLS.SegmentDuration, PartMinDuration: cfg.HLS.PartDuration,
-		Logger: log,
+		Logger: log, Renditions: rends,
 	}, play)
 	if err != nil {
 		return err
@@ -137,20 +138,34 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer cl.close()
-	eng, err := engine.New(engine.Config{
-		Self: self, Apps: apps, PurgeAfter: cfg.Node.PurgeAfter, Logger: log,
-	}, engine.Deps{
+	settings, _ := rawStore.(ports.Settings) // the bbolt and mongo stores keep app settings and tokens
+	plugins, pluginsDir, err := newPluginHost(cfg.Transcoder, log)
+	if err != nil {
+		return err
+	}
+	deps := engine.Deps{
 		Store:   store,
 		Outputs: []ports.Output{hlsSrv},
 		Viewers: map[string]ports.ViewerCounter{"hls": hlsSrv, "webrtc": webrtcSrv},
 		Load:    procfs.New(""),
 		Puller:  cl.puller(),
-	})
+	}
+	var pluginREST rest.Plugins
+	if plugins != nil {
+		defer plugins.Close() // after the engine has ended its transcoding
+		deps.Transcoder, deps.AudioBridge = plugins, plugins
+		deps.Ladder = ladders(cfg, store, settings)
+		pluginREST = pluginAPI{h: plugins, dir: pluginsDir}
+	}
+	eng, err := engine.New(engine.Config{
+		Self: self, Apps: apps, PurgeAfter: cfg.Node.PurgeAfter, Logger: log,
+	}, deps)
 	if err != nil {
 		return err
 	}
 	play.Playback = eng
 	ingestRef.Ingest = eng
+	rends.Renditions = eng
 	if err := cl.listen(eng); err != nil {
 		return err
 	}
@@ -166,9 +181,8 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
-	settings, _ := rawStore.(ports.Settings) // the bbolt and mongo stores keep app settings and tokens
 	api, err := rest.New(rest.Config{Version: version, Logger: log, Access: cfg.REST, Settings: settings,
-		Streams: eng, Load: procfs.New(""), DiskPath: cfg.DataDir}, eng, store, store)
+		Streams: eng, Load: procfs.New(""), DiskPath: cfg.DataDir, Plugins: pluginREST}, eng, store, store)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,10 @@ type Config struct {
 	PullRetryFor time.Duration
 	// DrainTimeout bounds how long shutdown waits for publishers to end (default 5s).
 	DrainTimeout time.Duration
+	// TranscodeRetry is the wait before transcoding a live stream again
+	// after the transcoder failed or its renditions ended (default 2s); it
+	// doubles with each failure in a row, up to 30s.
+	TranscodeRetry time.Duration
 	// Stream sizes each stream's fan-out buffers.
 	Stream media.StreamConfig
 	// Now is the clock (default time.Now).
@@ -59,6 +63,15 @@ type Deps struct {
 	Load ports.LoadSampler
 	// Puller pulls streams from origins; nil on a standalone node.
 	Puller ports.Puller
+	// Transcoder encodes published streams into their ABR ladder (see
+	// renditions.go); nil: nothing is transcoded.
+	Transcoder ports.Transcoder
+	// Ladder returns the ladder of a published stream; nil or an empty
+	// ladder: the stream is not transcoded.
+	Ladder LadderFunc
+	// AudioBridge re-encodes AAC audio to Opus for OpusFor (WebRTC
+	// viewers); nil: OpusFor always fails.
+	AudioBridge ports.AudioBridge
 }
 
 // Engine implements ports.Ingest and ports.Playback for one node.
@@ -68,9 +81,11 @@ type Engine struct {
 	log  *slog.Logger
 	apps map[stream.App]bool
 
-	mu    sync.Mutex
-	live  map[stream.Key]*entry
-	pulls map[stream.Key]*pull
+	mu     sync.Mutex
+	live   map[stream.Key]*entry
+	pulls  map[stream.Key]*pull
+	rends  map[stream.Key][]ports.Rendition // published renditions, by source
+	family map[stream.Key]stream.Key        // on an edge: rendition -> its source, for idle pulls
 
 	wg       sync.WaitGroup // pulls
 	claimMu  sync.RWMutex   // Publish claims under RLock; releasing leftover claims holds Lock
@@ -92,6 +107,9 @@ type entry struct {
 	kickOnce    sync.Once
 	ended       chan struct{}
 	idleSince   time.Time
+	rendition   bool        // a transcoded rendition of a stream published here
+	abr         *abrRun     // the transcoding of this publication, if any
+	opus        *opusBridge // the Opus companion of its audio, once asked for
 }
 
 func (e *entry) kickOut() { e.kickOnce.Do(func() { close(e.kick) }) }
@@ -126,6 +144,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	setDefault(&cfg.PullIdleTimeout, 30*time.Second)
 	setDefault(&cfg.PullRetryFor, 60*time.Second)
 	setDefault(&cfg.DrainTimeout, 5*time.Second)
+	setDefault(&cfg.TranscodeRetry, 2*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -137,9 +156,11 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: cfg, deps: deps, log: cfg.Logger,
-		apps:  make(map[stream.App]bool),
-		live:  make(map[stream.Key]*entry),
-		pulls: make(map[stream.Key]*pull),
+		apps:   make(map[stream.App]bool),
+		live:   make(map[stream.Key]*entry),
+		pulls:  make(map[stream.Key]*pull),
+		rends:  make(map[stream.Key][]ports.Rendition),
+		family: make(map[stream.Key]stream.Key),
 	}
 	for _, a := range cfg.Apps {
 		e.apps[a] = true
@@ -171,7 +192,9 @@ type LiveStream struct {
 	Key         stream.Key
 	PublishType string
 	Pulled      bool
-	Stream      *media.Stream // nil until the publisher's tracks are known
+	// Rendition marks a transcoded rendition of a stream published here.
+	Rendition bool
+	Stream    *media.Stream // nil until the publisher's tracks are known
 }
 
 // Live lists the streams live on this node.
@@ -180,7 +203,7 @@ func (e *Engine) Live() []LiveStream {
 	defer e.mu.Unlock()
 	out := make([]LiveStream, 0, len(e.live))
 	for _, en := range e.live {
-		out = append(out, LiveStream{Key: en.key, PublishType: en.publishType, Pulled: en.pulled, Stream: en.s})
+		out = append(out, LiveStream{Key: en.key, PublishType: en.publishType, Pulled: en.pulled, Rendition: en.rendition, Stream: en.s})
 	}
 	return out
 }
@@ -190,7 +213,7 @@ func (e *Engine) Stop(key stream.Key) bool {
 	e.mu.Lock()
 	en, ok := e.live[key]
 	e.mu.Unlock()
-	if !ok || en.pulled {
+	if !ok || en.pulled || en.rendition {
 		return false
 	}
 	en.kickOut()

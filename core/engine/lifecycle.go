@@ -152,7 +152,7 @@ func (e *Engine) reconcileClaims(ctx context.Context) {
 // per-viewer path).
 func (e *Engine) publishViewers(ctx context.Context, now time.Time) {
 	for _, ls := range e.Live() {
-		if ls.Pulled {
+		if ls.Pulled || ls.Rendition {
 			continue
 		}
 		_, per := e.viewers(ls.Key)

@@ -166,6 +166,7 @@ func (e *Engine) runPull(key stream.Key, p *pull) {
 			delete(e.live, key)
 		}
 		delete(e.pulls, key)
+		e.forgetFamily(key)
 		e.mu.Unlock()
 		s.Close()
 		close(en.ended)
@@ -259,6 +260,8 @@ func sameTracks(a, b []media.Track) bool {
 }
 
 // watchIdle cancels a pull that has had no viewers for PullIdleTimeout.
+// The viewers of a stream's renditions count for the stream and all its
+// renditions (see familyViewers).
 func (e *Engine) watchIdle(ctx context.Context, cancel context.CancelFunc, key stream.Key) {
 	every := min(time.Second, e.cfg.PullIdleTimeout/4)
 	t := time.NewTicker(every)
@@ -270,7 +273,7 @@ func (e *Engine) watchIdle(ctx context.Context, cancel context.CancelFunc, key s
 			return
 		case <-t.C:
 		}
-		if n, _ := e.viewers(key); n > 0 {
+		if e.familyViewers(key) > 0 {
 			idleSince = time.Now()
 			continue
 		}

@@ -115,6 +115,7 @@ func (p *publication) Start(tracks []media.Track) (*media.Stream, error) {
 	p.e.mu.Unlock()
 	p.e.attach(p.en.key, s)
 	p.e.recordTracks(p.en.key, tracks)
+	p.e.startABR(p.en, s)
 	return s, nil
 }
 
@@ -127,6 +128,7 @@ func (p *publication) End(err error) {
 		}
 		s := en.s
 		e.mu.Unlock()
+		e.stopABR(en) // renditions end (and release their claims) first
 		if s != nil {
 			s.Close()
 		}

@@ -97,7 +97,10 @@ func (p Profile) encoderArgs(bitrate, gop int) []string {
 			"-sc_threshold", "0", "-forced-idr", "1"}
 	}
 	return append(a, "-bf", "0", "-g", g, "-b:v", b, "-maxrate", b, "-bufsize", b,
-		"-force_key_frames", "source", "-fps_mode", "passthrough")
+		"-force_key_frames", "source", "-fps_mode", "passthrough",
+		// keep the 90 kHz time base: otherwise ffmpeg rounds timestamps to a
+		// guessed frame rate and keyframes drift off the source's
+		"-enc_time_base:v", "1:90000")
 }
 
 // hint explains a failed trial encode of this profile.

@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/core/stream"
+	"github.com/colony-live/colony/ports"
+)
+
+// fakeBridge is a ports.AudioBridge whose streams end with ctx or src.
+type fakeBridge struct {
+	calls atomic.Int32
+	err   error
+	delay time.Duration
+}
+
+func (f *fakeBridge) BridgeAudio(ctx context.Context, _ stream.Key, src *media.Stream, to media.Codec, _ int) (*media.Stream, error) {
+	f.calls.Add(1)
+	time.Sleep(f.delay)
+	if f.err != nil {
+		return nil, f.err
+	}
+	s := media.NewStream([]media.Track{{Codec: to, ClockRate: 48000, SampleRate: 48000, Channels: 2}}, media.StreamConfig{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-src.Done():
+		}
+		s.Close()
+	}()
+	return s, nil
+}
+
+func withBridge(b ports.AudioBridge) option { return func(_ *Config, d *Deps) { d.AudioBridge = b } }
+
+func TestOpusFor(t *testing.T) {
+	b := &fakeBridge{delay: 20 * time.Millisecond}
+	h := newHarness(t, withBridge(b))
+	k := key("s1")
+	if _, err := h.e.OpusFor(ctxT(t), k); !errors.Is(err, ports.ErrStreamNotFound) {
+		t.Fatalf("OpusFor before publish = %v", err)
+	}
+	pub, src := h.start(t, k)
+	type res struct {
+		s   *media.Stream
+		err error
+	}
+	got := make(chan res, 3)
+	for range 3 {
+		go func() {
+			s, err := h.e.OpusFor(ctxT(t), k)
+			got <- res{s, err}
+		}()
+	}
+	var first *media.Stream
+	for range 3 {
+		r := <-got
+		if r.err != nil || r.s == nil || r.s.Tracks()[0].Codec != media.Opus {
+			t.Fatalf("OpusFor = %v, %v", r.s, r.err)
+		}
+		if first == nil {
+			first = r.s
+		} else if r.s != first {
+			t.Fatal("viewers got different bridges")
+		}
+	}
+	if n := b.calls.Load(); n != 1 {
+		t.Fatalf("BridgeAudio called %d times, want once", n)
+	}
+	pub.End(nil)
+	waitClosed(t, "bridge ends with the source", first.Done())
+	if !closed(src.Done()) {
+		t.Fatal("source not closed")
+	}
+}
+
+func TestOpusForRefusals(t *testing.T) {
+	tests := []struct {
+		name   string
+		bridge ports.AudioBridge
+		tracks []media.Track
+	}{
+		{"no bridge", nil, avTracks},
+		{"no AAC", &fakeBridge{}, []media.Track{{Codec: media.H264, ClockRate: 90000}, {Codec: media.Opus, ClockRate: 48000}}},
+		{"bridge fails", &fakeBridge{err: errors.New("no plugin")}, avTracks},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, withBridge(tt.bridge))
+			pub := h.publish(t, key("s1"))
+			defer pub.End(nil)
+			if _, err := pub.Start(tt.tracks); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.e.OpusFor(ctxT(t), key("s1")); !errors.Is(err, ErrNoAudioBridge) {
+				t.Fatalf("OpusFor = %v, want ErrNoAudioBridge", err)
+			}
+		})
+	}
+}
