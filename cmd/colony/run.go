@@ -150,6 +150,14 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Load:    procfs.New(""),
 		Puller:  cl.puller(),
 	}
+	if settings != nil {
+		// Stream tokens, when an app turns them on (origins and edges alike).
+		auth, err := rest.NewAuthorizer(rest.AuthorizerConfig{Logger: log}, settings)
+		if err != nil {
+			return err
+		}
+		deps.Auth = auth
+	}
 	var pluginREST rest.Plugins
 	if plugins != nil {
 		defer plugins.Close() // after the engine has ended its transcoding
