@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/colony-live/colony/ports"
 )
 
 // ErrInvalidConfig is returned (wrapped) by New for an unusable Config.
@@ -62,6 +64,14 @@ type Config struct {
 	// PLIInterval is how often publishers are asked for a keyframe, so that
 	// new viewers and HLS segments find one (default 2s).
 	PLIInterval time.Duration
+	// Audio, when set, gives viewers of a stream with AAC audio (RTMP) an
+	// Opus re-encoding of it; without it (or when it fails) they get the
+	// video only.
+	Audio ports.AudioCompanions
+	// AudioTimeout bounds the wait for Audio's Opus stream before a viewer
+	// is answered (default 5s): the first viewer of a stream starts the
+	// transcoder.
+	AudioTimeout time.Duration
 	// Logger receives the server's logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -91,6 +101,9 @@ func (c Config) withDefaults() Config {
 	if c.PLIInterval == 0 {
 		c.PLIInterval = 2 * time.Second
 	}
+	if c.AudioTimeout == 0 {
+		c.AudioTimeout = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,7 +123,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: MaxSessionsPerConn %d is negative", ErrInvalidConfig, c.MaxSessionsPerConn)
 	case c.MaxMessageBytes < 4<<10:
 		return fmt.Errorf("%w: MaxMessageBytes %d is below 4 KiB", ErrInvalidConfig, c.MaxMessageBytes)
-	case c.GatherTimeout < 0 || c.ConnectTimeout < 0 || c.StartTimeout < 0 || c.PLIInterval < 0:
+	case c.GatherTimeout < 0 || c.ConnectTimeout < 0 || c.StartTimeout < 0 || c.PLIInterval < 0 || c.AudioTimeout < 0:
 		return fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
 	}
 	for _, ip := range c.AdvertiseIPs {

@@ -1,10 +1,12 @@
 package webrtc
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/colony-live/colony/core/media"
@@ -28,14 +30,22 @@ type outTrack struct {
 }
 
 // player sends one stream to one viewer (WHEP or WebSocket play). Its run
-// goroutine reads the stream through its own media.Reader.
+// goroutine reads the stream through its own media.Reader; the Opus
+// companion of AAC audio, if any, is read by a second goroutine.
 type player struct {
 	*peer
 	st                 *media.Stream
+	opus               *media.Stream // Opus companion of the AAC audio, or nil
 	videoIdx, audioIdx int
 	video, audio       *outTrack
 	buf                []byte
-	writeErrs          int
+	writeErrs          atomic.Int64
+
+	// anchored is closed once run has chosen the anchor (the source PTS
+	// that RTP timestamps are measured from), at anchorWall.
+	anchored   chan struct{}
+	anchor     time.Duration
+	anchorWall time.Time
 }
 
 // acceptFunc tells whether the viewer can receive a codec (lower-case
@@ -43,8 +53,9 @@ type player struct {
 type acceptFunc func(kind, codec string) bool
 
 // newPlayer starts a play session of st. The stream's first H.264 or VP8
-// track and first Opus track are sent; AAC cannot be (no transcoder yet).
-func (s *Server) newPlayer(key stream.Key, st *media.Stream, remoteAddr string, h hooks, accept acceptFunc) (*player, error) {
+// track and first Opus track are sent; AAC audio is sent as its Opus
+// companion (Config.Audio) when there is one, which ctx bounds the wait for.
+func (s *Server) newPlayer(ctx context.Context, key stream.Key, st *media.Stream, remoteAddr string, h hooks, accept acceptFunc) (*player, error) {
 	if accept == nil {
 		accept = func(string, string) bool { return true }
 	}
@@ -59,18 +70,24 @@ func (s *Server) newPlayer(key stream.Key, st *media.Stream, remoteAddr string, 
 			aac = true
 		}
 	}
-	if videoIdx < 0 && audioIdx < 0 {
+	bridge := aac && audioIdx < 0 && accept("audio", "opus")
+	if videoIdx < 0 && audioIdx < 0 && !bridge {
 		return nil, fmt.Errorf("%w: stream tracks %s", errNoPlayableTrack, trackList(st.Tracks()))
 	}
 	p, err := s.newPeer(key, true, remoteAddr, h)
 	if err != nil {
 		return nil, err
 	}
-	pl := &player{peer: p, st: st, videoIdx: videoIdx, audioIdx: audioIdx}
-	if aac && audioIdx < 0 {
-		pl.log.Info("AAC audio cannot be sent over WebRTC without a transcoder (known gap): playing the video only")
+	pl := &player{peer: p, st: st, videoIdx: videoIdx, audioIdx: audioIdx, anchored: make(chan struct{})}
+	if bridge {
+		pl.opus = pl.companion(ctx)
 	}
-	addErr := pl.addTracks()
+	var addErr error
+	if videoIdx < 0 && audioIdx < 0 && pl.opus == nil {
+		addErr = fmt.Errorf("%w: stream tracks %s, and no Opus companion", errNoPlayableTrack, trackList(st.Tracks()))
+	} else {
+		addErr = pl.addTracks()
+	}
 	if addErr != nil {
 		pl.close(addErr)
 	}
@@ -126,7 +143,7 @@ func (pl *player) addTracks() error {
 		sender := tr.Sender()
 		pl.goTracked(func() { pl.readRTCP(sender, true) })
 	}
-	if pl.audioIdx >= 0 {
+	if pl.audioIdx >= 0 || pl.opus != nil {
 		cp := opusCodec().RTPCodecCapability
 		local, err := pion.NewTrackLocalStaticRTP(cp, "audio", string(pl.key.ID))
 		if err != nil {
@@ -180,6 +197,7 @@ func (pl *player) run() {
 		return
 	}
 	defer r.Close()
+	pl.startCompanion()
 	if r.Queued() == 0 {
 		// No cached GOP (a WebRTC source sends keyframes on request).
 		pl.srv.requestKeyframe(pl.key)
@@ -213,6 +231,9 @@ func (pl *player) pump(r *media.Reader) error {
 		anchored, compressed, live = false, nil, nil
 		pl.srv.requestKeyframe(pl.key)
 	}
+	if anchored {
+		pl.setAnchor(anchor)
+	}
 	for i, u := range compressed {
 		pl.sendVideo(u, pl.video.base-uint32(len(compressed)-1-i))
 	}
@@ -235,6 +256,7 @@ func (pl *player) pump(r *media.Reader) error {
 				continue // start at a keyframe
 			}
 			anchor, anchored = u.PTS, true
+			pl.setAnchor(anchor)
 		}
 		pl.send(u, anchor)
 	}
@@ -269,8 +291,8 @@ func (pl *player) sendVideo(u *media.Unit, ts uint32) {
 // check logs write errors; the session ends through its connection state.
 func (pl *player) check(err error) {
 	if err != nil {
-		if pl.writeErrs++; pl.writeErrs == 1 || pl.writeErrs%1000 == 0 {
-			pl.log.Debug("write RTP", "err", err, "count", pl.writeErrs)
+		if n := pl.writeErrs.Add(1); n == 1 || n%1000 == 0 {
+			pl.log.Debug("write RTP", "err", err, "count", n)
 		}
 	}
 }

@@ -29,7 +29,7 @@ func (s *Server) handleWHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	accept := func(kind, codec string) bool { return info.receives(kind) && info.hasCodec(kind, codec) }
-	pl, err := s.newPlayer(key, st, r.RemoteAddr, hooks{}, accept)
+	pl, err := s.newPlayer(r.Context(), key, st, r.RemoteAddr, hooks{}, accept)
 	if err != nil {
 		s.httpError(w, r, err)
 		return

@@ -287,7 +287,7 @@ func (wc *wsConn) play(id stream.ID, req wsRequest) {
 	key := stream.Key{App: wc.app, ID: id}
 	st, err := wc.srv.play.Play(wc.ctx, ports.PlayRequest{Key: key, Protocol: "webrtc", Query: tokenQuery(req.Token), RemoteAddr: wc.remote})
 	if err == nil {
-		sess.play, err = wc.srv.newPlayer(key, st, wc.remote, wc.hooks(id, sess, defPlayStarted, defPlayFinished), nil)
+		sess.play, err = wc.srv.newPlayer(wc.ctx, key, st, wc.remote, wc.hooks(id, sess, defPlayStarted, defPlayFinished), nil)
 	}
 	if err != nil {
 		wc.remove(id, sess)

@@ -202,7 +202,7 @@ func TestWebRTCPublishWHIP(t *testing.T) {
 }
 
 // TestWebRTCPlayRTMP: an RTMP stream (ffmpeg) plays over WHEP: decodable
-// H.264 that starts at an IDR. AAC has no WebRTC transcoder yet: the
+// H.264 that starts at an IDR. without a transcoder AAC is not sent over WebRTC (TestWebRTCAudio covers the bridge): the
 // viewer gets the video only.
 func TestWebRTCPlayRTMP(t *testing.T) {
 	n := startNode(t, "standalone", nodeOpts{})

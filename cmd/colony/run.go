@@ -121,6 +121,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	play := &playbackRef{}
 	ingestRef := &ingestRef{}
 	rends := &renditionsRef{}
+	audio := &audioRef{}
 	hlsSrv, err := hls.New(hls.Config{
 		Variant: cfg.HLS.Variant, SegmentCount: cfg.HLS.SegmentCount,
 		SegmentMinDuration: cfg.HLS.SegmentDuration, PartMinDuration: cfg.HLS.PartDuration,
@@ -129,7 +130,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	webrtcSrv, err := newWebRTC(cfg, log, ingestRef, play)
+	webrtcSrv, err := newWebRTC(cfg, log, ingestRef, play, audio)
 	if err != nil {
 		return err
 	}
@@ -174,6 +175,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	play.Playback = eng
 	ingestRef.Ingest = eng
 	rends.Renditions = eng
+	audio.AudioCompanions = eng
 	if err := cl.listen(eng); err != nil {
 		return err
 	}
@@ -243,6 +245,9 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 type playbackRef struct{ ports.Playback }
 
 type ingestRef struct{ ports.Ingest }
+
+// audioRef forwards to the engine's Opus companions once it exists.
+type audioRef struct{ ports.AudioCompanions }
 
 // servedBy names the node in every response, as CDNs do.
 func servedBy(id string, h http.Handler) http.Handler {

@@ -105,13 +105,13 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r
 }
 
 // newWebRTC builds the WebRTC server (WHIP, WHEP, WebSocket signalling).
-func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Playback) (*webrtc.Server, error) {
+func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Playback, audio ports.AudioCompanions) (*webrtc.Server, error) {
 	// Without an advertised address, candidates are the interfaces' own
 	// addresses (loopback included, for a browser on the same machine).
 	ip := net.ParseIP(cfg.Node.AdvertiseAddr)
 	wc := webrtc.Config{IncludeLoopback: ip == nil,
 		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
-		MaxViewers: cfg.WebRTC.MaxViewers, Logger: log,
+		MaxViewers: cfg.WebRTC.MaxViewers, Logger: log, Audio: audio,
 	}
 	switch {
 	case ip != nil && ip.IsLoopback():

@@ -34,6 +34,10 @@ type PlayOptions struct {
 	Record io.Writer
 	// NoAudio leaves audio out of the offer (WHEP).
 	NoAudio bool
+	// OnAudioPacket is called with each audio RTP packet and its arrival
+	// time, on the goroutine that reads the track: keep it short, and copy
+	// the packet to keep it (pion's oggwriter.WriteRTP records Opus).
+	OnAudioPacket func(p *rtp.Packet, arrival time.Time)
 }
 
 // PlayStats counts what a Player received.
@@ -54,8 +58,9 @@ type PlayStats struct {
 	FirstUnitKey bool
 	// ConnectedAt, FirstPacketAt and FirstFrameAt are when the peer
 	// connection connected, the first video packet came and the first
-	// decodable access unit was complete.
-	ConnectedAt, FirstPacketAt, FirstFrameAt time.Time
+	// decodable access unit was complete; FirstAudioAt when the first
+	// audio packet came.
+	ConnectedAt, FirstPacketAt, FirstFrameAt, FirstAudioAt time.Time
 	// RecordErr is the first error writing to PlayOptions.Record.
 	RecordErr error
 }
@@ -260,9 +265,16 @@ func (pl *Player) readAudio(tr *pion.TrackRemote) {
 		if err != nil {
 			return
 		}
+		now := time.Now()
 		pl.mu.Lock()
 		pl.stats.AudioPackets++
 		pl.stats.AudioBytes += int64(len(p.Payload))
+		if pl.stats.FirstAudioAt.IsZero() {
+			pl.stats.FirstAudioAt = now
+		}
 		pl.mu.Unlock()
+		if pl.opts.OnAudioPacket != nil {
+			pl.opts.OnAudioPacket(p, now)
+		}
 	}
 }
