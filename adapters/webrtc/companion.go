@@ -40,20 +40,24 @@ func (pl *player) companion(ctx context.Context) *media.Stream {
 // startCompanion starts the goroutine that sends the Opus companion, if
 // any. It ends with the session or the companion stream.
 func (pl *player) startCompanion() {
-	if pl.opus == nil {
+	if pl.opus == nil && !pl.lazyOpus {
 		return
 	}
-	r, err := pl.opus.Subscribe()
-	if err != nil {
-		pl.log.Info("the Opus companion ended: playing the video only", "err", err)
-		return
-	}
-	if !pl.goTracked(func() {
+	pl.goTracked(func() {
+		s := pl.opus
+		if s == nil {
+			if s = pl.companion(pl.ctx); s == nil {
+				return
+			}
+		}
+		r, err := s.Subscribe()
+		if err != nil {
+			pl.log.Info("the Opus companion ended: playing the video only", "err", err)
+			return
+		}
 		defer r.Close()
 		pl.pumpCompanion(r)
-	}) {
-		r.Close()
-	}
+	})
 }
 
 // setAnchor publishes the anchor chosen by the video pump. Called once.

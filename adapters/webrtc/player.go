@@ -34,8 +34,12 @@ type outTrack struct {
 // companion of AAC audio, if any, is read by a second goroutine.
 type player struct {
 	*peer
-	st                 *media.Stream
-	opus               *media.Stream // Opus companion of the AAC audio, or nil
+	st   *media.Stream
+	opus *media.Stream // Opus companion of the AAC audio, or nil
+	// lazyOpus: the audio track is offered at once and the companion is
+	// looked up in the background, so that the bridge's start-up does not
+	// delay the first video frame.
+	lazyOpus           bool
 	videoIdx, audioIdx int
 	video, audio       *outTrack
 	buf                []byte
@@ -79,8 +83,11 @@ func (s *Server) newPlayer(ctx context.Context, key stream.Key, st *media.Stream
 		return nil, err
 	}
 	pl := &player{peer: p, st: st, videoIdx: videoIdx, audioIdx: audioIdx, anchored: make(chan struct{})}
-	if bridge {
-		pl.opus = pl.companion(ctx)
+	switch {
+	case bridge && videoIdx >= 0 && s.cfg.Audio != nil:
+		pl.lazyOpus = true
+	case bridge:
+		pl.opus = pl.companion(ctx) // audio only: playable only with the companion
 	}
 	var addErr error
 	if videoIdx < 0 && audioIdx < 0 && pl.opus == nil {
@@ -143,7 +150,7 @@ func (pl *player) addTracks() error {
 		sender := tr.Sender()
 		pl.goTracked(func() { pl.readRTCP(sender, true) })
 	}
-	if pl.audioIdx >= 0 || pl.opus != nil {
+	if pl.audioIdx >= 0 || pl.opus != nil || pl.lazyOpus {
 		cp := opusCodec().RTPCodecCapability
 		local, err := pion.NewTrackLocalStaticRTP(cp, "audio", string(pl.key.ID))
 		if err != nil {
