@@ -31,7 +31,7 @@ $(BIN)/ferretdb: scripts/ferretdb/main.go scripts/ferretdb/go.mod
 test-deps: ## install what the tests need (apt packages), idempotently
 	bash scripts/install-test-deps.sh
 
-vet: ## gofmt check, go vet, go mod tidy check
+vet: tidy-check ## gofmt check, go vet, go mod tidy check
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./cmd/...
