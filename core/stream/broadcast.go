@@ -30,21 +30,17 @@ func (s Status) Valid() bool {
 // ErrBadTransition is returned (wrapped) when a lifecycle change is not allowed.
 var ErrBadTransition = errors.New("invalid broadcast status transition")
 
-// transitions lists, for each state, the states it may move to.
-var transitions = map[Status][]Status{
-	StatusCreated:                {StatusBroadcasting, StatusFailed},
-	StatusBroadcasting:           {StatusFinished, StatusFailed, StatusTerminatedUnexpectedly},
-	StatusFinished:               {StatusBroadcasting},
-	StatusFailed:                 {StatusBroadcasting},
-	StatusTerminatedUnexpectedly: {StatusBroadcasting, StatusFinished},
-}
-
 // CanTransition reports whether a broadcast in state from may move to state to.
 func CanTransition(from, to Status) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
+	switch from {
+	case StatusCreated:
+		return to == StatusBroadcasting || to == StatusFailed
+	case StatusBroadcasting:
+		return to == StatusFinished || to == StatusFailed || to == StatusTerminatedUnexpectedly
+	case StatusFinished, StatusFailed:
+		return to == StatusBroadcasting
+	case StatusTerminatedUnexpectedly:
+		return to == StatusBroadcasting || to == StatusFinished
 	}
 	return false
 }
