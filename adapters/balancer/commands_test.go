@@ -12,14 +12,14 @@ import (
 	"testing"
 )
 
-// lookBalancer returns kind's executable, skipping the test when the
-// machine lacks it (make test-deps installs both).
+// lookBalancer returns kind's executable; a machine without it fails the
+// test (make test-deps installs both).
 func lookBalancer(t *testing.T, k Kind) string {
 	t.Helper()
 	p, err := exec.LookPath(string(k))
 	if err != nil {
 		if _, err = os.Stat("/usr/sbin/" + string(k)); err != nil {
-			t.Skipf("%s is not installed (make test-deps installs it)", k)
+			t.Fatalf("%s is not installed (make test-deps installs it)", k)
 		}
 		p = "/usr/sbin/" + string(k)
 	}

@@ -271,7 +271,7 @@ func TestDashboardStreamsAndPlayer(t *testing.T) {
 	t.Run("webrtc", func(t *testing.T) {
 		b.t = t
 		if !dashWHEPServed(t, n) {
-			t.Skip("WHEP is not served (OPTIONS /LiveApp/whep/dash1 answers 404 from the mux): the WebRTC player is not checked")
+			t.Fatal("WHEP is not served (OPTIONS /LiveApp/whep/dash1 answers 404): the WebRTC player cannot play")
 		}
 		b.route("#/play/LiveApp/dash1?proto=webrtc")
 		b.waitPlaying("WebRTC")
