@@ -24,7 +24,7 @@ plugins: ## build the transcoder plugins into bin/ (beside colony, where it look
 proto: ## regenerate the transcoder plugin contract's gRPC code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 	$(GO) generate ./plugins/transcoder/v1
 
-run: build ## build and run a standalone server (RTMP :1935, HTTP :5080, data in ./data)
+run: build plugins ## build (server and transcoder plugins) and run a standalone server (RTMP :1935, HTTP :5080, data in ./data)
 	./$(BIN)/colony run --data-dir ./data
 
 ferretdb: $(BIN)/ferretdb ## build the MongoDB-wire test server (FerretDB, SQLite backend)
