@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,11 +15,15 @@ import (
 )
 
 // MemStore is an in-memory ports.Store for unit tests of code that needs a
-// store (it passes Run, so it behaves as the real stores do). Set Down to
-// make every call fail with ports.ErrUnavailable.
+// store (it passes Run, so it behaves as the real stores do). SetDown makes
+// every call fail with ports.ErrUnavailable, FailOn one method; Calls counts
+// the calls of a method; the Peek and Put helpers read and write records
+// directly (never failing, not counted).
 type MemStore struct {
 	mu         sync.Mutex
 	down       bool
+	failOp     map[string]bool
+	calls      map[string]int
 	nodes      map[node.ID]node.Node
 	claims     map[stream.Key]origin.Claim
 	broadcasts map[stream.Key]stream.Broadcast
@@ -28,7 +33,7 @@ var _ ports.Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
-	return &MemStore{nodes: map[node.ID]node.Node{}, claims: map[stream.Key]origin.Claim{}, broadcasts: map[stream.Key]stream.Broadcast{}}
+	return &MemStore{failOp: map[string]bool{}, calls: map[string]int{}, nodes: map[node.ID]node.Node{}, claims: map[stream.Key]origin.Claim{}, broadcasts: map[stream.Key]stream.Broadcast{}}
 }
 
 // SetDown makes the store unreachable (true) or reachable again.
@@ -38,21 +43,38 @@ func (m *MemStore) SetDown(down bool) {
 	m.down = down
 }
 
-// lock takes the store's lock, failing if ctx is done or the store is down.
-func (m *MemStore) lock(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// FailOn makes calls of the named method (such as "Heartbeat") fail with
+// ports.ErrUnavailable, or work again.
+func (m *MemStore) FailOn(method string, fail bool) {
 	m.mu.Lock()
-	if m.down {
-		m.mu.Unlock()
-		return fmt.Errorf("memstore: %w", ports.ErrUnavailable)
+	defer m.mu.Unlock()
+	m.failOp[method] = fail
+}
+
+// Calls returns how many times method was called, failed calls included.
+func (m *MemStore) Calls(method string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls[method]
+}
+
+// lock takes the store's lock for a call of method and counts it. It fails
+// (releasing the lock) if the store or the method is down, or ctx is done.
+func (m *MemStore) lock(ctx context.Context, method string) error {
+	m.mu.Lock()
+	m.calls[method]++
+	err := ctx.Err()
+	if m.down || m.failOp[method] {
+		err = fmt.Errorf("memstore %s: %w", method, ports.ErrUnavailable)
 	}
-	return nil
+	if err != nil {
+		m.mu.Unlock()
+	}
+	return err
 }
 
 func (m *MemStore) Ping(ctx context.Context) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Ping"); err != nil {
 		return err
 	}
 	m.mu.Unlock()
@@ -62,7 +84,7 @@ func (m *MemStore) Ping(ctx context.Context) error {
 func (m *MemStore) Close(context.Context) error { return nil }
 
 func (m *MemStore) Register(ctx context.Context, n node.Node) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Register"); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -71,7 +93,7 @@ func (m *MemStore) Register(ctx context.Context, n node.Node) error {
 }
 
 func (m *MemStore) Heartbeat(ctx context.Context, id node.ID, load node.Load, now time.Time) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Heartbeat"); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -85,7 +107,7 @@ func (m *MemStore) Heartbeat(ctx context.Context, id node.ID, load node.Load, no
 }
 
 func (m *MemStore) Deregister(ctx context.Context, id node.ID) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Deregister"); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -94,7 +116,7 @@ func (m *MemStore) Deregister(ctx context.Context, id node.ID) error {
 }
 
 func (m *MemStore) Nodes(ctx context.Context) ([]node.Node, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Nodes"); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
@@ -115,7 +137,7 @@ func (m *MemStore) Nodes(ctx context.Context) ([]node.Node, error) {
 }
 
 func (m *MemStore) PurgeNodes(ctx context.Context, cutoff time.Time) (int, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "PurgeNodes"); err != nil {
 		return 0, err
 	}
 	defer m.mu.Unlock()
@@ -130,7 +152,7 @@ func (m *MemStore) PurgeNodes(ctx context.Context, cutoff time.Time) (int, error
 }
 
 func (m *MemStore) Claim(ctx context.Context, c origin.Claim, staleAfter time.Duration) (origin.Claim, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Claim"); err != nil {
 		return origin.Claim{}, err
 	}
 	defer m.mu.Unlock()
@@ -147,7 +169,7 @@ func (m *MemStore) Claim(ctx context.Context, c origin.Claim, staleAfter time.Du
 }
 
 func (m *MemStore) RenewClaims(ctx context.Context, id node.ID, now time.Time) (int, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "RenewClaims"); err != nil {
 		return 0, err
 	}
 	defer m.mu.Unlock()
@@ -163,7 +185,7 @@ func (m *MemStore) RenewClaims(ctx context.Context, id node.ID, now time.Time) (
 }
 
 func (m *MemStore) Release(ctx context.Context, key stream.Key, id node.ID) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Release"); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -179,7 +201,7 @@ func (m *MemStore) Release(ctx context.Context, key stream.Key, id node.ID) erro
 }
 
 func (m *MemStore) Origin(ctx context.Context, key stream.Key) (origin.Claim, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Origin"); err != nil {
 		return origin.Claim{}, err
 	}
 	defer m.mu.Unlock()
@@ -191,7 +213,7 @@ func (m *MemStore) Origin(ctx context.Context, key stream.Key) (origin.Claim, er
 }
 
 func (m *MemStore) Claims(ctx context.Context, id node.ID) ([]origin.Claim, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Claims"); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
@@ -201,11 +223,12 @@ func (m *MemStore) Claims(ctx context.Context, id node.ID) ([]origin.Claim, erro
 			out = append(out, c)
 		}
 	}
+	slices.SortFunc(out, func(a, b origin.Claim) int { return strings.Compare(a.Stream.String(), b.Stream.String()) })
 	return out, nil
 }
 
 func (m *MemStore) CreateBroadcast(ctx context.Context, b stream.Broadcast) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "CreateBroadcast"); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -217,7 +240,7 @@ func (m *MemStore) CreateBroadcast(ctx context.Context, b stream.Broadcast) erro
 }
 
 func (m *MemStore) Broadcast(ctx context.Context, key stream.Key) (stream.Broadcast, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Broadcast"); err != nil {
 		return stream.Broadcast{}, err
 	}
 	defer m.mu.Unlock()
@@ -229,7 +252,7 @@ func (m *MemStore) Broadcast(ctx context.Context, key stream.Key) (stream.Broadc
 }
 
 func (m *MemStore) UpdateBroadcast(ctx context.Context, key stream.Key, create bool, now time.Time, fn func(*stream.Broadcast) error) (stream.Broadcast, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "UpdateBroadcast"); err != nil {
 		return stream.Broadcast{}, err
 	}
 	defer m.mu.Unlock()
@@ -250,7 +273,7 @@ func (m *MemStore) UpdateBroadcast(ctx context.Context, key stream.Key, create b
 }
 
 func (m *MemStore) DeleteBroadcast(ctx context.Context, key stream.Key) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "DeleteBroadcast"); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
@@ -262,7 +285,7 @@ func (m *MemStore) DeleteBroadcast(ctx context.Context, key stream.Key) error {
 }
 
 func (m *MemStore) Broadcasts(ctx context.Context, q ports.ListQuery) ([]stream.Broadcast, int, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Broadcasts"); err != nil {
 		return nil, 0, err
 	}
 	defer m.mu.Unlock()
@@ -277,7 +300,7 @@ func (m *MemStore) Broadcasts(ctx context.Context, q ports.ListQuery) ([]stream.
 }
 
 func (m *MemStore) LiveBroadcasts(ctx context.Context) ([]stream.Broadcast, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "LiveBroadcasts"); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
@@ -287,10 +310,70 @@ func (m *MemStore) LiveBroadcasts(ctx context.Context) ([]stream.Broadcast, erro
 			out = append(out, clone(b))
 		}
 	}
+	slices.SortFunc(out, func(a, b stream.Broadcast) int { return strings.Compare(a.Key.String(), b.Key.String()) })
 	return out, nil
 }
 
 func clone(b stream.Broadcast) stream.Broadcast {
 	b.Ladder = slices.Clone(b.Ladder)
 	return b
+}
+
+// NodeRecord returns the stored node id, directly.
+func (m *MemStore) NodeRecord(id node.ID) (node.Node, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[id]
+	return n, ok
+}
+
+// PutNode stores n directly.
+func (m *MemStore) PutNode(n node.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nodes[n.ID] = n
+}
+
+// RemoveNode deletes node id directly.
+func (m *MemStore) RemoveNode(id node.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.nodes, id)
+}
+
+// ClaimRecord returns the stored claim on k, directly.
+func (m *MemStore) ClaimRecord(k stream.Key) (origin.Claim, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.claims[k]
+	return c, ok
+}
+
+// PutClaim stores c directly.
+func (m *MemStore) PutClaim(c origin.Claim) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.claims[c.Stream] = c
+}
+
+// RemoveClaim deletes the claim on k directly.
+func (m *MemStore) RemoveClaim(k stream.Key) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.claims, k)
+}
+
+// BroadcastRecord returns the stored broadcast k, directly.
+func (m *MemStore) BroadcastRecord(k stream.Key) (stream.Broadcast, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.broadcasts[k]
+	return clone(b), ok
+}
+
+// PutBroadcast stores b directly.
+func (m *MemStore) PutBroadcast(b stream.Broadcast) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.broadcasts[b.Key] = clone(b)
 }
