@@ -18,8 +18,17 @@ type streamMeta struct {
 }
 
 // metaFromFLV reads the codecs announced by an @setDataFrame onMetaData
-// payload. Metadata is advisory: anything unreadable gives a zero streamMeta.
-func metaFromFLV(payload []byte) streamMeta {
+// payload. Metadata is advisory: anything unreadable gives a zero streamMeta,
+// and the publisher carries on.
+func metaFromFLV(payload []byte) (meta streamMeta) {
+	// go-amf0 v0.1.0 panics (reflect: Elem of invalid type) on an ECMA array
+	// nested in an ECMA array, which encoders may legitimately send; found
+	// by FuzzMetaFromFLV. Unreadable metadata must not drop the publisher.
+	defer func() {
+		if recover() != nil {
+			meta = streamMeta{}
+		}
+	}()
 	var script flvtag.ScriptData
 	if err := flvtag.DecodeScriptData(bytes.NewReader(payload), &script); err != nil {
 		return streamMeta{}

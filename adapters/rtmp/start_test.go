@@ -67,6 +67,7 @@ func TestMetaFromFLV(t *testing.T) {
 		{name: "no codecs", in: scriptData(t, "onMetaData", amf0.ECMAArray{"width": 320.0})},
 		{name: "other name", in: scriptData(t, "onCuePoint", amf0.ECMAArray{"videocodecid": 7.0})},
 		{name: "garbage", in: []byte{0x02, 0xff, 0xff, 1}},
+		{name: "nested ECMA array", in: nestedECMA},
 		{name: "empty", in: nil},
 	}
 	for _, tc := range tests {
@@ -78,10 +79,23 @@ func TestMetaFromFLV(t *testing.T) {
 	}
 }
 
+// nestedECMA is onMetaData whose ECMA array holds a number and then another
+// ECMA array: go-amf0 v0.1.0 reuses the value slot between properties and
+// panics decoding the second into the non-nil interface.
+var nestedECMA = []byte{
+	0x02, 0x00, 0x0a, 'o', 'n', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a', // "onMetaData"
+	0x08, 0, 0, 0, 2, // ECMA array, 2 elements
+	0x00, 0x01, 'a', 0x00, 0x40, 0x1c, 0, 0, 0, 0, 0, 0, // "a": 7.0
+	0x00, 0x01, 'x', 0x08, 0, 0, 0, 0, // "x": ECMA array, 0 elements
+	0x00, 0x00, 0x09, // inner end
+	0x00, 0x00, 0x09, // outer end
+}
+
 func FuzzMetaFromFLV(f *testing.F) {
 	f.Add(scriptData(f, "onMetaData", amf0.ECMAArray{"videocodecid": 7.0, "audiocodecid": 10.0}))
 	f.Add([]byte{0x02, 0x00, 0x01, 'a', 0x08, 0, 0, 0, 1})
 	f.Add([]byte{})
+	f.Add(nestedECMA)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m := metaFromFLV(in)
 		if !m.known && (m.video || m.audio) {
