@@ -82,3 +82,9 @@ require (
 	golang.org/x/time v0.14.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 )
+
+// go-amf0 v0.1.0 (the latest, used by go-rtmp and go-flv) panics or
+// allocates gigabytes on hostile AMF0 from any RTMP client; a patched copy
+// bounds nesting, grows arrays with the input and fixes a nested ECMA array
+// panic. See third_party/go-amf0/COLONY_PATCH.md.
+replace github.com/yutopp/go-amf0 => ./third_party/go-amf0

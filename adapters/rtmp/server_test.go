@@ -250,7 +250,18 @@ func TestGarbageClosesOnlyThatConnection(t *testing.T) {
 	for i := range random {
 		random[i] = byte(rng.UintN(256))
 	}
-	for _, garbage := range [][]byte{random, bytes.Repeat([]byte{0xff}, 4096), []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")} {
+	// AMF0 that go-amf0 v0.1.0 turned into a 32 GiB allocation, a stack
+	// overflow or a panic (patched in third_party/go-amf0), as a property
+	// of the connect command's object.
+	prop := func(v ...byte) []byte {
+		return amfCommand(append(append(amfConnectHead(), 0x03, 0, 1, 'x'), append(v, 0, 0, 0x09)...))
+	}
+	hostile := [][]byte{
+		prop(0x0a, 0x7f, 0xff, 0xff, 0xff, 0x00, 0, 0, 0, 0, 0, 0, 0, 0),
+		prop(bytes.Repeat([]byte{0x0a, 0, 0, 0, 1}, 20000)...),
+		prop(0x08, 0, 0, 0, 2, 0, 1, 'a', 0x00, 0x40, 0x1c, 0, 0, 0, 0, 0, 0, 0, 1, 'x', 0x08, 0, 0, 0, 0, 0, 0, 0x09, 0, 0, 0x09),
+	}
+	for _, garbage := range append([][]byte{random, bytes.Repeat([]byte{0xff}, 4096), []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")}, hostile...) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -279,6 +290,21 @@ func TestGarbageClosesOnlyThatConnection(t *testing.T) {
 	if srv.Stats().Connections != 0 {
 		waitFor(t, 2*time.Second, func() bool { return srv.Stats().Connections == 0 })
 	}
+}
+
+// amfConnectHead is the start of an AMF0 "connect" command (name and
+// transaction id); the command object follows.
+func amfConnectHead() []byte {
+	return []byte{0x02, 0, 7, 'c', 'o', 'n', 'n', 'e', 'c', 't', 0x00, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0}
+}
+
+// amfCommand frames body as one AMF0 command message (type 20) on chunk
+// stream 3, after a Set Chunk Size that lets it travel in one chunk.
+func amfCommand(body []byte) []byte {
+	n := len(body)
+	b := []byte{0x02, 0, 0, 0, 0, 0, 4, 0x01, 0, 0, 0, 0, 0x00, 0x01, 0x00, 0x00} // chunk size 65536
+	b = append(b, 0x03, 0, 0, 0, byte(n>>16), byte(n>>8), byte(n), 0x14, 0, 0, 0, 0)
+	return append(b, body...)
 }
 
 func TestKickClosesPublisher(t *testing.T) {

@@ -21,9 +21,10 @@ type streamMeta struct {
 // payload. Metadata is advisory: anything unreadable gives a zero streamMeta,
 // and the publisher carries on.
 func metaFromFLV(payload []byte) (meta streamMeta) {
-	// go-amf0 v0.1.0 panics (reflect: Elem of invalid type) on an ECMA array
-	// nested in an ECMA array, which encoders may legitimately send; found
-	// by FuzzMetaFromFLV. Unreadable metadata must not drop the publisher.
+	// Metadata is decoded by third-party code (go-flv, go-amf0: patched in
+	// third_party/go-amf0 after FuzzMetaFromFLV found a panic and an
+	// out-of-memory); whatever it does, unreadable metadata must not drop
+	// the publisher.
 	defer func() {
 		if recover() != nil {
 			meta = streamMeta{}
