@@ -27,9 +27,13 @@ proto: ## regenerate the transcoder plugin contract's gRPC code (needs protoc, p
 run: build plugins ## build (server and transcoder plugins) and run a standalone server (RTMP :1935, HTTP :5080, data in ./data)
 	./$(BIN)/colony run --data-dir ./data
 
-ferretdb: $(BIN)/ferretdb ## build the MongoDB-wire test server (FerretDB, SQLite backend)
-$(BIN)/ferretdb: scripts/ferretdb/main.go scripts/ferretdb/go.mod
+ferretdb: $(BIN)/ferretdb $(BIN)/ferretdb-upstream ## build the MongoDB-wire test servers (FerretDB, SQLite backend; upstream's command for SCRAM auth)
+$(BIN)/ferretdb: scripts/ferretdb/main.go scripts/ferretdb/proxy.go scripts/ferretdb/go.mod
 	cd scripts/ferretdb && $(GO) build -trimpath -o ../../$(BIN)/ferretdb .
+# FerretDB's own command, built from its module source (v1.24.2, as
+# scripts/ferretdb/go.mod requires): the embedded API has no authentication.
+$(BIN)/ferretdb-upstream: scripts/ferretdb/build-upstream.sh scripts/ferretdb/go.mod
+	bash scripts/ferretdb/build-upstream.sh v1.24.2 $(BIN)/ferretdb-upstream
 
 test-deps: ## install what the tests need (apt packages), idempotently
 	bash scripts/install-test-deps.sh
@@ -44,8 +48,9 @@ tidy-check:
 	if ! diff -q go.mod /tmp/colony.go.mod.bak >/dev/null || ! diff -q go.sum /tmp/colony.go.sum.bak >/dev/null; then \
 	  echo "go mod tidy changes go.mod/go.sum"; git diff --stat go.mod go.sum; exit 1; fi
 
-unit: ## unit and adapter tests with the race detector
+unit: ## unit and adapter tests with the race detector (and the patched go-amf0's own)
 	$(GO) test -race -count=1 ./...
+	cd third_party/go-amf0 && $(GO) test -count=1 ./...
 
 e2e: build plugins ferretdb ## end-to-end tests: real colony processes, ffmpeg, ffprobe, FerretDB
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony FERRETDB_BIN=$(CURDIR)/$(BIN)/ferretdb \
