@@ -8,9 +8,13 @@
 # short (make bench, about 3 minutes): 1 viewer of each kind, then 100 HLS,
 #   100 LL-HLS, 25 WHEP, 25 WebSocket viewers on Colony; 1 and 100 HLS
 #   viewers on nginx; 10 s measured per run.
-# full: 1, 100 and 500 HLS and LL-HLS viewers, 1, 50 and 200 WHEP and
-#   WebSocket viewers on Colony; 1, 100 and 500 HLS viewers on nginx; 30 s
-#   measured per run.
+# full (about 15 minutes): the performance issue's matrix: HLS 1/50/200/500,
+#   LL-HLS 1/50/200, WHEP 1/25/100/200/400, WebSocket 1/50 on Colony; HLS
+#   1/50/200/500 on nginx; 30 s measured per run.
+# edge (about 6 minutes): a two-node cluster on FerretDB (origin 127.0.0.2,
+#   edge 127.0.0.3; needs bin/ferretdb from make ferretdb); the publisher
+#   on the origin, the viewers (HLS 1/200, LL-HLS 1/200, WHEP 1/100/200) on
+#   the edge, whose CPU and memory are measured. No nginx.
 # Environment: COLONY_BIN (default bin/colony, built if missing),
 # BENCH_BIN (default: bin/colony-bench, built afresh), OUT (results
 # directory, default a new one under /tmp), RUNS_COLONY,
@@ -28,13 +32,19 @@ short)
 	warmup=${WARMUP:-3s}
 	;;
 full)
-	runs_colony=${RUNS_COLONY:-hls:1,hls:100,hls:500,llhls:1,llhls:100,llhls:500,whep:1,whep:50,whep:200,ws:1,ws:50,ws:200}
-	runs_nginx=${RUNS_NGINX:-hls:1,hls:100,hls:500}
+	runs_colony=${RUNS_COLONY:-hls:1,hls:50,hls:200,hls:500,llhls:1,llhls:50,llhls:200,whep:1,whep:25,whep:100,whep:200,whep:400,ws:1,ws:50}
+	runs_nginx=${RUNS_NGINX:-hls:1,hls:50,hls:200,hls:500}
+	duration=${DURATION:-30s}
+	warmup=${WARMUP:-10s}
+	;;
+edge)
+	runs_colony=${RUNS_COLONY:-hls:1,hls:200,llhls:1,llhls:200,whep:1,whep:100,whep:200}
+	runs_nginx=
 	duration=${DURATION:-30s}
 	warmup=${WARMUP:-10s}
 	;;
 *)
-	echo "usage: matrix.sh [short|full]" >&2
+	echo "usage: matrix.sh [short|full|edge]" >&2
 	exit 2
 	;;
 esac
@@ -53,11 +63,16 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/colony-bench-run.XXXXXX")
 colony_pid=
 nginx_dir=
+extra_pids=()
 cleanup() {
 	if [ -n "$colony_pid" ]; then
 		kill -TERM "$colony_pid" 2>/dev/null || true
 		wait "$colony_pid" 2>/dev/null || true
 	fi
+	for p in "${extra_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	if [ -n "$nginx_dir" ]; then
 		bash "$root/scripts/bench/nginx-rtmp.sh" stop "$nginx_dir" || true
 		rm -rf "$nginx_dir"
@@ -69,6 +84,45 @@ trap cleanup EXIT
 common=(--duration "$duration" --warmup "$warmup" --pause 1s --clip "$root/testdata/clip-720p30.mp4" --json)
 status=0
 
+wait_live() {
+	for _ in $(seq 150); do
+		curl -fs "http://$1/rest/v2/liveness" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "matrix.sh: no colony at $1" >&2
+	exit 1
+}
+
+if [ "$profile" = edge ]; then
+	# A two-node cluster: the registry, an origin and an edge.
+	ferretdb_bin=${FERRETDB_BIN:-$root/bin/ferretdb}
+	[ -x "$ferretdb_bin" ] || (cd "$root" && make -s ferretdb)
+	db_port=${FERRETDB_PORT:-27041}
+	"$ferretdb_bin" -listen "127.0.0.1:$db_port" -state-dir "$work/db" >"$out/ferretdb.log" 2>&1 &
+	extra_pids+=($!)
+	for _ in $(seq 100); do grep -q "ferretdb ready" "$out/ferretdb.log" && break; sleep 0.1; done
+	printf 'mode: cluster\nmongo:\n  uri: "mongodb://127.0.0.1:%s/"\n  database: colony_bench\ncluster_secret: "bench-secret-0123456789abcdef0123"\n' "$db_port" >"$work/cluster.yaml"
+	"$colony_bin" run --config "$work/cluster.yaml" --data-dir "$work/origin" --role both \
+		--http-addr 127.0.0.2:5080 --rtmp-addr 127.0.0.2:1935 --relay-addr 127.0.0.2:5000 \
+		--advertise-addr 127.0.0.2 --log-level warn >"$out/origin.log" 2>&1 &
+	extra_pids+=($!)
+	"$colony_bin" run --config "$work/cluster.yaml" --data-dir "$work/edge" --role edge \
+		--http-addr 127.0.0.3:5080 --rtmp-addr 127.0.0.3:1935 --relay-addr 127.0.0.3:5000 \
+		--advertise-addr 127.0.0.3 --log-level warn >"$out/edge.log" 2>&1 &
+	colony_pid=$!
+	wait_live 127.0.0.2:5080
+	wait_live 127.0.0.3:5080
+	echo "== colony edge (pid $colony_pid, origin 127.0.0.2): $runs_colony" >&2
+	"$bench_bin" matrix --label colony-edge --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" \
+		--rtmp "rtmp://127.0.0.2:1935/LiveApp/bench" \
+		--hls "http://127.0.0.3:5080/LiveApp/streams/bench.m3u8" \
+		--whep "http://127.0.0.3:5080/LiveApp/whep/bench" \
+		--ws "ws://127.0.0.3:5080/LiveApp/websocket" >"$out/colony-edge.jsonl" || status=1
+	echo "== results in $out" >&2
+	"$bench_bin" table "$out"/*.jsonl
+	exit $status
+fi
+
 # Colony, on ports of its own so that it does not meet a development server.
 c_rtmp=${COLONY_RTMP_PORT:-19350}
 c_http=${COLONY_HTTP_PORT:-19080}
@@ -76,10 +130,7 @@ c_http=${COLONY_HTTP_PORT:-19080}
 	--rtmp-addr "127.0.0.1:$c_rtmp" --relay-addr "127.0.0.1:${COLONY_RELAY_PORT:-19001}" \
 	--log-level warn >"$out/colony.log" 2>&1 &
 colony_pid=$!
-for _ in $(seq 100); do
-	curl -fs "http://127.0.0.1:$c_http/rest/v2/liveness" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_live "127.0.0.1:$c_http"
 echo "== colony (pid $colony_pid): $runs_colony" >&2
 "$bench_bin" matrix --label colony --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" \
 	--rtmp "rtmp://127.0.0.1:$c_rtmp/LiveApp/bench" \
