@@ -27,9 +27,13 @@ proto: ## regenerate the transcoder plugin contract's gRPC code (needs protoc, p
 run: build plugins ## build (server and transcoder plugins) and run a standalone server (RTMP :1935, HTTP :5080, data in ./data)
 	./$(BIN)/colony run --data-dir ./data
 
-ferretdb: $(BIN)/ferretdb ## build the MongoDB-wire test server (FerretDB, SQLite backend)
-$(BIN)/ferretdb: scripts/ferretdb/main.go scripts/ferretdb/go.mod
+ferretdb: $(BIN)/ferretdb $(BIN)/ferretdb-upstream ## build the MongoDB-wire test servers (FerretDB, SQLite backend; upstream's command for SCRAM auth)
+$(BIN)/ferretdb: scripts/ferretdb/main.go scripts/ferretdb/proxy.go scripts/ferretdb/go.mod
 	cd scripts/ferretdb && $(GO) build -trimpath -o ../../$(BIN)/ferretdb .
+# FerretDB's own command, built from its module source (the version
+# scripts/ferretdb/go.mod requires): the embedded API has no authentication.
+$(BIN)/ferretdb-upstream: scripts/ferretdb/build-upstream.sh scripts/ferretdb/go.mod
+	bash scripts/ferretdb/build-upstream.sh $(BIN)/ferretdb-upstream
 
 test-deps: ## install what the tests need (apt packages), idempotently
 	bash scripts/install-test-deps.sh

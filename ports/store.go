@@ -71,12 +71,47 @@ type StreamCatalog interface {
 	LiveBroadcasts(ctx context.Context) ([]stream.Broadcast, error)
 }
 
+// Carrier records that Node, a node of Group, pulls Stream straight from
+// its origin Upstream and serves it on RelayAddr to the other nodes of its
+// group (tiered relay: the edges of a group pull a stream from an origin in
+// another group once, through one of them).
+type Carrier struct {
+	Stream    stream.Key
+	Node      node.ID
+	Group     string
+	RelayAddr string
+	Upstream  node.ID // the origin it pulls from
+	RenewedAt time.Time
+}
+
+// Stale reports whether c has not been renewed within staleAfter.
+func (c Carrier) Stale(now time.Time, staleAfter time.Duration) bool {
+	return now.Sub(c.RenewedAt) > staleAfter
+}
+
+// StreamRelays records which nodes carry which streams for their group.
+// Records are renewed by their node's heartbeat, like origin claims.
+type StreamRelays interface {
+	// AddCarrier inserts c, or replaces the record of c.Node for c.Stream.
+	AddCarrier(ctx context.Context, c Carrier) error
+	// RenewCarriers renews every record of id at now and returns how many.
+	RenewCarriers(ctx context.Context, id node.ID, now time.Time) (int, error)
+	// RemoveCarrier drops id's record for key. No record is not an error.
+	RemoveCarrier(ctx context.Context, key stream.Key, id node.ID) error
+	// Carriers lists the records of key (of every stream when key is the
+	// zero Key), only id's when id is set, ordered by stream then node.
+	Carriers(ctx context.Context, key stream.Key, id node.ID) ([]Carrier, error)
+	// PurgeCarriers removes the records renewed before cutoff and returns how many.
+	PurgeCarriers(ctx context.Context, cutoff time.Time) (int, error)
+}
+
 // Store is everything the core keeps: the standalone (bbolt) and cluster
 // (MongoDB) adapters both implement it and pass ports/portstest.
 type Store interface {
 	NodeRegistry
 	OriginClaims
 	StreamCatalog
+	StreamRelays
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store.

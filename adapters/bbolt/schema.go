@@ -20,6 +20,7 @@ import (
 //	nodes       node id        nodeRecord
 //	claims      "app/id"       claimRecord
 //	broadcasts  "app/id"       broadcastRecord
+//	carriers    "app/id#node"  carrierRecord (bucket added within version 1)
 
 // nodeRecord is a node.Node as stored.
 type nodeRecord struct {

@@ -23,12 +23,13 @@ const DefaultTimeout = time.Second
 const schemaVersion = 1
 
 // Bucket names. Keys: node id; "app/id" of the stream (claims, broadcasts);
-// "version" in meta.
+// "app/id#node" (carriers); "version" in meta.
 var (
 	bucketMeta       = []byte("meta")
 	bucketNodes      = []byte("nodes")
 	bucketClaims     = []byte("claims")
 	bucketBroadcasts = []byte("broadcasts")
+	bucketCarriers   = []byte("carriers")
 	keyVersion       = []byte("version")
 )
 
@@ -84,7 +85,7 @@ func Open(path string, opts Options) (*Store, error) {
 
 // initBuckets creates the buckets and checks or stamps the schema version.
 func initBuckets(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketNodes, bucketClaims, bucketBroadcasts} {
+	for _, name := range [][]byte{bucketMeta, bucketNodes, bucketClaims, bucketBroadcasts, bucketCarriers} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

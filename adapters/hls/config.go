@@ -1,12 +1,16 @@
 package hls
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/core/stream"
 )
 
 // The HLS variants the server can produce.
@@ -20,6 +24,27 @@ const (
 	// (H.264 and AAC only).
 	VariantMPEGTS = "mpegts"
 )
+
+// How the audio of a stream whose audio is Opus (a WebRTC publication) is
+// carried.
+const (
+	// AudioAuto (default) carries the stream's AAC companion when Companions
+	// gives one in time, else the Opus audio itself (fMP4 variants only).
+	AudioAuto = "auto"
+	// AudioAAC carries the AAC companion, or no audio at all.
+	AudioAAC = "aac"
+	// AudioOpus carries the Opus audio as it is: some players (Safari and
+	// iOS among them) cannot play it.
+	AudioOpus = "opus"
+)
+
+// AACCompanions gives the AAC companion of a stream whose audio is Opus
+// (the engine implements it with the transcoder plugin).
+type AACCompanions interface {
+	// AACFor returns a stream with one AAC track: key's audio re-encoded,
+	// with key's timestamps, ending with key's stream.
+	AACFor(ctx context.Context, key stream.Key) (*media.Stream, error)
+}
 
 // ErrInvalidConfig is returned (wrapped) by New for an unusable Config.
 var ErrInvalidConfig = errors.New("invalid HLS configuration")
@@ -48,6 +73,15 @@ type Config struct {
 	// start and produce its first segments, and how long a blocking
 	// Low-Latency HLS request waits for the part it asks for (default 10s).
 	ReadyTimeout time.Duration
+	// Audio is AudioAuto (default), AudioAAC or AudioOpus: what HLS
+	// carries of a stream whose audio is Opus.
+	Audio string
+	// Companions gives AAC companions of Opus audio; nil: none, Opus
+	// audio is carried as it is (and left out of MPEG-TS).
+	Companions AACCompanions
+	// CompanionTimeout bounds the wait for a stream's AAC companion when
+	// its muxer starts (default 5s); the muxer then starts without it.
+	CompanionTimeout time.Duration
 	// Renditions lists the transcoded renditions of a stream for
 	// /{app}/streams/{id}_adaptive.m3u8 (default nil: no adaptive playlists,
 	// they answer 404).
@@ -76,6 +110,12 @@ func (c Config) withDefaults() Config {
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = 10 * time.Second
 	}
+	if c.Audio == "" {
+		c.Audio = AudioAuto
+	}
+	if c.CompanionTimeout == 0 {
+		c.CompanionTimeout = 5 * time.Second
+	}
 	return c
 }
 
@@ -90,11 +130,16 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: variant %q (want %q, %q or %q)",
 			ErrInvalidConfig, c.Variant, VariantLowLatency, VariantFMP4, VariantMPEGTS)
 	}
+	switch c.Audio {
+	case AudioAuto, AudioAAC, AudioOpus:
+	default:
+		return fmt.Errorf("%w: audio %q (want %q, %q or %q)", ErrInvalidConfig, c.Audio, AudioAuto, AudioAAC, AudioOpus)
+	}
 	switch {
 	case c.SegmentCount < minSegments:
 		return fmt.Errorf("%w: the %s variant needs at least %d segments, not %d",
 			ErrInvalidConfig, c.Variant, minSegments, c.SegmentCount)
-	case c.SegmentMinDuration < 0, c.PartMinDuration < 0, c.ReadyTimeout < 0:
+	case c.SegmentMinDuration < 0, c.PartMinDuration < 0, c.ReadyTimeout < 0, c.CompanionTimeout < 0:
 		return fmt.Errorf("%w: negative duration", ErrInvalidConfig)
 	}
 	return nil

@@ -21,7 +21,7 @@ var prefixedURI = regexp.MustCompile(`^[0-9a-f]{12}_[a-z0-9]+_stream\.m3u8`)
 
 // mainPlaylist fetches /LiveApp/streams/{id}.m3u8, which must succeed, and
 // returns it with its first media playlist path.
-func (ts *testServer) mainPlaylist(t *testing.T, id string) (string, string) {
+func (ts *testServer) mainPlaylist(t testing.TB, id string) (string, string) {
 	t.Helper()
 	code, body, hdr := ts.get(t, "/LiveApp/streams/"+id+".m3u8")
 	if code != http.StatusOK {
@@ -177,7 +177,7 @@ func TestGohlslibClientPlays(t *testing.T) {
 
 // assertIncreasing checks that ts strictly increases without a gap of
 // more than maxStep.
-func assertIncreasing(t *testing.T, what string, ts []int64, maxStep int64) {
+func assertIncreasing(t testing.TB, what string, ts []int64, maxStep int64) {
 	t.Helper()
 	for i := 1; i < len(ts); i++ {
 		if d := ts[i] - ts[i-1]; d <= 0 || d > maxStep {
@@ -297,7 +297,7 @@ func TestLowLatencyPlaylists(t *testing.T) {
 
 // assertPartsContinuous fetches every part a media playlist lists and
 // checks that each track's timeline has no gap or overlap between them.
-func assertPartsContinuous(t *testing.T, ts *testServer, pl string) {
+func assertPartsContinuous(t testing.TB, ts *testServer, pl string) {
 	t.Helper()
 	partRe := regexp.MustCompile(`#EXT-X-PART:[^\n]*URI="([^"]+)"`)
 	next := map[int]uint64{}
@@ -329,7 +329,7 @@ func assertPartsContinuous(t *testing.T, ts *testServer, pl string) {
 	}
 }
 
-func floatOf(t *testing.T, re *regexp.Regexp, s string) float64 {
+func floatOf(t testing.TB, re *regexp.Regexp, s string) float64 {
 	t.Helper()
 	m := re.FindStringSubmatch(s)
 	if m == nil {

@@ -37,7 +37,7 @@ var (
 
 // testClip encodes (once per test binary) a 320x240 30 fps H.264 clip with
 // B-frames and a 1 s GOP, and 48 kHz AAC, with ffmpeg.
-func testClip(t *testing.T) clip {
+func testClip(t testing.TB) clip {
 	t.Helper()
 	clipOnce.Do(func() { clipData, clipErr = makeClip() })
 	if clipErr != nil {

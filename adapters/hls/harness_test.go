@@ -81,7 +81,7 @@ type testServer struct {
 	reg  *registry
 }
 
-func newTestServer(t *testing.T, cfg Config) *testServer {
+func newTestServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	reg := newRegistry()
 	srv, err := New(cfg, reg)
@@ -93,14 +93,14 @@ func newTestServer(t *testing.T, cfg Config) *testServer {
 	return &testServer{srv: srv, http: hs, reg: reg}
 }
 
-func newHTTPServer(t *testing.T, h http.Handler) *httptest.Server {
+func newHTTPServer(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	return hs
 }
 
-func mustKey(t *testing.T, app, id string) stream.Key {
+func mustKey(t testing.TB, app, id string) stream.Key {
 	t.Helper()
 	k, err := stream.ParseKey(app, id)
 	if err != nil {
@@ -111,7 +111,7 @@ func mustKey(t *testing.T, app, id string) stream.Key {
 
 // publish starts a stream of the test clip as key: burst of media at once,
 // then real time. The stream ends at cleanup or when stop is called.
-func (ts *testServer) publish(t *testing.T, key stream.Key, burst time.Duration) (s *media.Stream, stop func()) {
+func (ts *testServer) publish(t testing.TB, key stream.Key, burst time.Duration) (s *media.Stream, stop func()) {
 	t.Helper()
 	c := testClip(t)
 	s = media.NewStream(c.tracks, media.StreamConfig{})
@@ -135,12 +135,12 @@ func (ts *testServer) publish(t *testing.T, key stream.Key, burst time.Duration)
 func (ts *testServer) url(path string) string { return ts.http.URL + path }
 
 // get fetches path and returns the status, body and headers.
-func (ts *testServer) get(t *testing.T, path string) (int, string, http.Header) {
+func (ts *testServer) get(t testing.TB, path string) (int, string, http.Header) {
 	t.Helper()
 	return ts.do(t, http.MethodGet, path, nil)
 }
 
-func (ts *testServer) do(t *testing.T, method, path string, hdr http.Header) (int, string, http.Header) {
+func (ts *testServer) do(t testing.TB, method, path string, hdr http.Header) (int, string, http.Header) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -175,7 +175,7 @@ func uris(pl string) []string {
 	return out
 }
 
-func countFiles(t *testing.T, dir string) int {
+func countFiles(t testing.TB, dir string) int {
 	t.Helper()
 	n := 0
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {

@@ -187,8 +187,23 @@ func (s *Server) playError(w http.ResponseWriter, r *http.Request, key stream.Ke
 }
 
 // serveFile answers a file of sm's muxer: a media playlist, init file,
-// segment or part.
+// segment or part. Playlists come from their feed and media files from
+// the file cache; gohlslib itself answers only what these do not hold
+// (files of segments on disk, or a part a lagging feed never listed).
 func (s *Server) serveFile(w *respWriter, r *http.Request, sm *streamMuxer, file string) {
+	if f := sm.feeds[file]; f != nil {
+		s.servePlaylist(w, r, sm, f)
+		return
+	}
+	if sm.files != nil {
+		if sf := sm.files.get(file); sf != nil {
+			sf.write(w)
+			return
+		}
+		if s.waitHint(w, r, sm, file) {
+			return
+		}
+	}
 	req := r.Clone(context.WithoutCancel(r.Context()))
 	req.URL.Path = "/" + file
 	req.URL.RawPath = ""
@@ -200,9 +215,6 @@ func (s *Server) serveFile(w *respWriter, r *http.Request, sm *streamMuxer, file
 		if w.status == 0 {
 			notFound(w) // gohlslib writes nothing for a file it does not know
 		}
-	}
-	if w.status == http.StatusOK {
-		sm.viewers.touch(clientID(r), s.now())
 	}
 }
 

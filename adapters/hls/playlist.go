@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,6 +37,32 @@ func firstURI(pl []byte) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// mediaPlaylists returns the names of the media playlists a gohlslib
+// multivariant playlist lists, the leading stream's (the first variant)
+// first, then those of its EXT-X-MEDIA renditions.
+func mediaPlaylists(pl []byte) []string {
+	var out []string
+	add := func(uri string) {
+		u := withoutQuery(uri)
+		if validName(u) && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	if u, ok := firstURI(pl); ok {
+		add(u)
+	}
+	for _, l := range playlistLines(pl) {
+		if strings.HasPrefix(l, "#EXT-X-MEDIA:") {
+			if u, ok := uriAttr(l); ok {
+				add(u)
+			}
+		} else if isURILine(l) {
+			add(l)
+		}
+	}
+	return out
 }
 
 // countSegments returns how many segments a media playlist lists, not

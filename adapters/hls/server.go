@@ -31,7 +31,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the server starts
 
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	closed   bool
 	streams  map[stream.Key]*streamMuxer
 	prefixes map[string]*streamMuxer // gohlslib file prefix -> muxer, once ready
@@ -118,7 +118,7 @@ func (s *Server) attach(key stream.Key, src *media.Stream) error {
 		close(sm.done)
 	})
 	s.wg.Go(func() {
-		if prefix, ok := sm.waitContent(); ok {
+		if prefix, ok := sm.waitContent(s.goTracked); ok {
 			s.addPrefix(sm, prefix)
 		}
 	})
@@ -159,14 +159,14 @@ func (s *Server) notifyLocked() {
 // lookup returns the muxer of key (nil if none) and a channel closed at the
 // next change.
 func (s *Server) lookup(key stream.Key) (*streamMuxer, <-chan struct{}, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.streams[key], s.changed, s.closed
 }
 
 func (s *Server) byPrefix(prefix string) *streamMuxer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.prefixes[prefix]
 }
 

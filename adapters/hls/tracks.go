@@ -16,6 +16,9 @@ import (
 // errNoTracks: none of the stream's tracks can be carried by HLS.
 var errNoTracks = errors.New("no track can be carried by HLS")
 
+// errNoCompanionTrack: an audio companion without its one AAC track.
+var errNoCompanionTrack = errors.New("the audio companion has no AAC track")
+
 // unitWriter writes the units of one media track to a muxer. It is used
 // by one goroutine only.
 type unitWriter interface {
@@ -27,13 +30,16 @@ type mapping struct {
 	tracks  []*gohlslib.Track // the muxer's tracks
 	writers []unitWriter      // by media track index; nil for a skipped track
 	skipped []string          // why tracks were left out, for the log
+	// leading is the media track gohlslib segments on: the video track,
+	// else the first audio track carried.
+	leading int
 }
 
 // mapTracks builds the muxer tracks for a stream's tracks. HLS takes one
 // video track (H.264) and, in fMP4, any number of audio tracks (AAC,
 // Opus); MPEG-TS takes one H.264 and one AAC track. Other tracks are
-// skipped and named in mapping.skipped.
-func mapTracks(tracks []media.Track, variant string) (mapping, error) {
+// skipped and named in mapping.skipped, as is track drop (-1: none).
+func mapTracks(tracks []media.Track, variant string, drop int) (mapping, error) {
 	var mp mapping
 	mp.writers = make([]unitWriter, len(tracks))
 	haveVideo, haveAudio := false, false
@@ -41,6 +47,10 @@ func mapTracks(tracks []media.Track, variant string) (mapping, error) {
 		mp.skipped = append(mp.skipped, fmt.Sprintf("track %d (%s): %s", i, t.Codec, why))
 	}
 	for i, t := range tracks {
+		if i == drop {
+			skip(i, t, "no AAC companion of the Opus audio")
+			continue
+		}
 		switch t.Codec {
 		case media.H264:
 			if haveVideo {
@@ -87,6 +97,15 @@ func mapTracks(tracks []media.Track, variant string) (mapping, error) {
 	}
 	if len(mp.tracks) == 0 {
 		return mp, errNoTracks
+	}
+	mp.leading = -1
+	for i, w := range mp.writers {
+		if _, video := w.(*h264Writer); video {
+			mp.leading = i
+			break
+		} else if w != nil && mp.leading < 0 {
+			mp.leading = i
+		}
 	}
 	return mp, nil
 }

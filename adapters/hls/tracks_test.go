@@ -84,7 +84,7 @@ func TestMapTracks(t *testing.T) {
 		{"nothing", VariantFMP4, []media.Track{vp8}, []string{""}, errNoTracks},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mp, err := mapTracks(tc.tracks, tc.variant)
+			mp, err := mapTracks(tc.tracks, tc.variant, -1)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err %v, want %v", err, tc.err)
 			}

@@ -3,6 +3,7 @@ package hls
 import (
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -62,8 +63,12 @@ func (v *viewers) sweepLocked(now time.Time) {
 // clientID names the client of r: its session id when the URL has one,
 // else its address and User-Agent.
 func clientID(r *http.Request) string {
-	if sid := r.URL.Query().Get(sessionParam); sid != "" && len(sid) <= 128 {
-		return "s\x00" + sid
+	// Parsing the query allocates: LL-HLS players send one with every
+	// blocking reload, a session id rarely.
+	if strings.Contains(r.URL.RawQuery, sessionParam+"=") {
+		if sid := r.URL.Query().Get(sessionParam); sid != "" && len(sid) <= 128 {
+			return "s\x00" + sid
+		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

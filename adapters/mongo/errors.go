@@ -5,10 +5,17 @@ import (
 	"errors"
 
 	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/x/mongo/driver"
+	"go.mongodb.org/mongo-driver/x/mongo/driver/auth"
 	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
 
 	"github.com/colony-live/colony/ports"
 )
+
+// ErrAuth is wrapped by the errors of a server that refused the
+// credentials (a wrong user or password, or a user unknown in the
+// authentication database), or that requires credentials and got none.
+var ErrAuth = errors.New("authentication failed")
 
 // storeError is every error the store returns: its message has been scrubbed
 // of credentials, and it wraps a ports sentinel (when one applies) and the
@@ -54,10 +61,33 @@ func classify(err error) error {
 		return nil // the caller gave up: not the store's fault
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return ports.ErrNotFound
+	case authFailure(err):
+		return ErrAuth
 	case unavailable(err):
 		return ports.ErrUnavailable
 	}
 	return nil
+}
+
+// Server error codes of authentication.
+const (
+	codeUnauthorized         = 13
+	codeAuthenticationFailed = 18
+)
+
+// authFailure reports whether err is the server refusing the credentials
+// (during the connection handshake) or a command for want of them.
+func authFailure(err error) bool {
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		return true
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) && (se.HasErrorCode(codeAuthenticationFailed) || se.HasErrorCode(codeUnauthorized)) {
+		return true
+	}
+	var de driver.Error
+	return errors.As(err, &de) && (de.Code == codeAuthenticationFailed || de.Code == codeUnauthorized)
 }
 
 // unavailableCodes are server error codes that mean "try again later":

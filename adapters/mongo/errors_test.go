@@ -27,7 +27,8 @@ func TestClassify(t *testing.T) {
 		{"ShuttingDown", mongo.CommandError{Code: 91, Message: "shutdown in progress"}, ports.ErrUnavailable},
 		{"NotPrimary", mongo.CommandError{Code: 10107}, ports.ErrUnavailable},
 		{"NetworkLabel", mongo.CommandError{Labels: []string{"NetworkError"}}, ports.ErrUnavailable},
-		{"AuthFailed", mongo.CommandError{Code: 18, Message: "auth failed"}, nil},
+		{"AuthFailed", mongo.CommandError{Code: 18, Message: "auth failed"}, ErrAuth},
+		{"Unauthorized", mongo.CommandError{Code: 13, Message: "requires authentication"}, ErrAuth},
 		{"DuplicateKey", mongo.WriteException{WriteErrors: []mongo.WriteError{{Code: 11000}}}, nil},
 		{"Other", errors.New("boom"), nil},
 	}

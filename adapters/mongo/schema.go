@@ -22,6 +22,9 @@ const (
 	// document per rendition: {_id: "app/id/height", app, streamId, node,
 	// height, width, bitrate, updatedAt}. Only its index exists so far.
 	collStreamInfo = "stream_info"
+	// collCarriers holds the nodes that carry a stream for their node
+	// group (see carriers.go).
+	collCarriers = "stream_carriers"
 )
 
 // nodeDoc is one cluster member; _id is the node id.

@@ -67,6 +67,7 @@ type Store struct {
 	claims     *mongo.Collection
 	broadcasts *mongo.Collection
 	streamInfo *mongo.Collection
+	carriers   *mongo.Collection
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -114,6 +115,7 @@ func newStore(cfg Config, red redactor, client *mongo.Client) *Store {
 		claims:     db.Collection(collClaims),
 		broadcasts: db.Collection(collBroadcasts),
 		streamInfo: db.Collection(collStreamInfo),
+		carriers:   db.Collection(collCarriers),
 	}
 }
 
@@ -172,6 +174,8 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.broadcasts, "app_createdAt", asc("app", "createdAt")},
 		{s.broadcasts, "status", asc("status")},
 		{s.streamInfo, "app_streamId", asc("app", "streamId")},
+		{s.carriers, "stream", asc("stream")},
+		{s.carriers, "node", asc("node")},
 	} {
 		model := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}
 		if _, err := ix.coll.Indexes().CreateOne(ctx, model); err != nil {

@@ -70,6 +70,7 @@ func TestOpenCreatesIndexesIdempotently(t *testing.T) {
 		collClaims:     {"node"},
 		collBroadcasts: {"app_status", "app_createdAt", "status"},
 		collStreamInfo: {"app_streamId"},
+		collCarriers:   {"stream", "node"},
 	}
 	for coll, names := range want {
 		cur, err := first.client.Database(db).Collection(coll).Indexes().List(testCtx(t))

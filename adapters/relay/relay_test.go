@@ -184,6 +184,10 @@ func TestRelayRoundTrip(t *testing.T) {
 	if st := h.srv.Stats(); st.Active != 1 || st.Total != 1 {
 		t.Fatalf("Stats while relaying = %+v, want 1 active, 1 total", st)
 	}
+	other, _ := stream.ParseKey("LiveApp", "other")
+	if n, m := h.srv.Viewers(testKey), h.srv.Viewers(other); n != 1 || m != 0 {
+		t.Fatalf("Viewers while relaying = %d (other stream %d), want 1 (0)", n, m)
+	}
 	done := run(context.Background(), sess)
 	want := append(testUnits(), manyUnits(1000)...)
 	for _, u := range want {
@@ -196,6 +200,9 @@ func TestRelayRoundTrip(t *testing.T) {
 	}
 	checkUnits(t, r.units, want)
 	eventually(t, "relay to end", func() bool { return h.srv.Stats().Active == 0 })
+	if n := h.srv.Viewers(testKey); n != 0 {
+		t.Errorf("Viewers after the relay ended = %d, want 0", n)
+	}
 	if st := h.srv.Stats(); st.Total != 1 || st.BytesOut < 3*readChunk {
 		t.Errorf("Stats after = %+v", st)
 	}

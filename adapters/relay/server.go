@@ -72,6 +72,8 @@ type Stats struct {
 	BytesOut uint64 // relay frame bytes written
 }
 
+var _ ports.ViewerCounter = (*Server)(nil)
+
 // Server serves the streams live on this node to edges: GET
 // /relay/v1/{app}/{id} with "Authorization: Bearer <token>" answers 401
 // without a valid token, 404 for a stream not live here, otherwise 200 and
@@ -92,6 +94,9 @@ type Server struct {
 	active   atomic.Int64
 	total    atomic.Uint64
 	bytesOut atomic.Uint64
+
+	perMu  sync.Mutex
+	perKey map[stream.Key]int // relays being served now, per stream
 }
 
 // NewServer returns a Server for the streams found in streams.
@@ -104,7 +109,7 @@ func NewServer(cfg ServerConfig, streams ports.LocalStreams) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Secret = append([]byte(nil), cfg.Secret...)
-	s := &Server{cfg: cfg, streams: streams, log: cfg.Logger.With("proto", "relay"), now: time.Now}
+	s := &Server{cfg: cfg, streams: streams, log: cfg.Logger.With("proto", "relay"), now: time.Now, perKey: map[stream.Key]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathPrefix+"{app}/{id}", s.handlePull)
 	s.handler = mux
@@ -139,6 +144,23 @@ func (s *Server) Addr() net.Addr {
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
 	return Stats{Active: int(s.active.Load()), Total: s.total.Load(), BytesOut: s.bytesOut.Load()}
+}
+
+// Viewers returns how many relays of key are being served now (the nodes
+// pulling it from this one). It implements ports.ViewerCounter.
+func (s *Server) Viewers(key stream.Key) int {
+	s.perMu.Lock()
+	defer s.perMu.Unlock()
+	return s.perKey[key]
+}
+
+// serving counts one more relay of key (d = 1) or one less (d = -1).
+func (s *Server) serving(key stream.Key, d int) {
+	s.perMu.Lock()
+	defer s.perMu.Unlock()
+	if s.perKey[key] += d; s.perKey[key] <= 0 {
+		delete(s.perKey, key)
+	}
 }
 
 // Serve accepts edges until ctx is cancelled, then closes the listener and
@@ -224,7 +246,9 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request) {
 	defer rd.Close()
 	s.active.Add(1)
 	s.total.Add(1)
+	s.serving(key, 1)
 	defer s.active.Add(-1)
+	defer s.serving(key, -1)
 
 	log.Info("relay started")
 	start := time.Now()

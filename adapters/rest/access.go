@@ -33,6 +33,12 @@ type AccessConfig struct {
 	AdminPassword string `yaml:"admin_password"`
 	// LoginTTL is how long a login token lasts (default 12h).
 	LoginTTL time.Duration `yaml:"login_ttl"`
+	// LoginFailures is how many failed logins or bad bearer tokens a client
+	// address may send in a row before it is answered 429 with Retry-After
+	// (default DefaultLoginFailures); LoginBackoff gives it one more try each
+	// (default DefaultLoginBackoff).
+	LoginFailures int           `yaml:"login_failures"`
+	LoginBackoff  time.Duration `yaml:"login_backoff"`
 }
 
 // MinJWTSecretLen is the shortest AccessConfig.JWTSecret accepted, in bytes.
@@ -54,6 +60,8 @@ type access struct {
 	user     string
 	password string
 	ttl      time.Duration
+	failures int
+	backoff  time.Duration
 }
 
 // Validate checks the configuration.
@@ -67,7 +75,7 @@ func (c AccessConfig) compile() (access, error) {
 	if cidrs == nil {
 		cidrs = DefaultAllowedCIDRs()
 	}
-	a := access{user: c.AdminUser, password: c.AdminPassword, ttl: c.LoginTTL}
+	a := access{user: c.AdminUser, password: c.AdminPassword, ttl: c.LoginTTL, failures: c.LoginFailures, backoff: c.LoginBackoff}
 	for _, s := range cidrs {
 		p, err := parseCIDR(s)
 		if err != nil {
@@ -89,6 +97,15 @@ func (c AccessConfig) compile() (access, error) {
 	}
 	if a.ttl <= 0 {
 		a.ttl = DefaultLoginTTL
+	}
+	if a.failures < 0 || a.backoff < 0 {
+		return access{}, errors.New("rest.login_failures and rest.login_backoff must not be negative")
+	}
+	if a.failures == 0 {
+		a.failures = DefaultLoginFailures
+	}
+	if a.backoff == 0 {
+		a.backoff = DefaultLoginBackoff
 	}
 	return a, nil
 }
@@ -128,6 +145,26 @@ func (a access) allowedAddr(remoteAddr string) bool {
 		}
 	}
 	return false
+}
+
+// clientAddr returns the address of r's client: the TCP peer, or the one
+// an allowed peer (a load balancer) forwards for, as allowedRequest judges it.
+func (a access) clientAddr(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	if !a.allowedAddr(r.RemoteAddr) {
+		return peer
+	}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		hops := strings.Split(xff[len(xff)-1], ",")
+		return strings.TrimSpace(hops[len(hops)-1])
+	}
+	if ip := strings.TrimSpace(r.Header.Get("X-Real-IP")); ip != "" {
+		return ip
+	}
+	return peer
 }
 
 // allowedRequest reports whether r comes from an allowed address. Behind a
@@ -180,8 +217,31 @@ func bearer(h string) string {
 // guard lets allowed requests through to h and answers the rest 403.
 func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.access.allowedRequest(r) || s.access.validToken(bearer(r.Header.Get("Authorization")), s.cfg.Now()) {
+		if forwarded(r) {
+			// Another node of the cluster, which let the client in.
+			if validForward(s.cfg.Forward.Secret, r.Header.Get(ForwardHeader), s.cfg.Now()) {
+				h(w, r)
+				return
+			}
+			writeJSON(w, http.StatusForbidden, Result{Success: false, Message: "bad " + ForwardHeader + " token", ErrorID: http.StatusForbidden})
+			return
+		}
+		if s.access.allowedRequest(r) {
 			h(w, r)
+			return
+		}
+		if tok := bearer(r.Header.Get("Authorization")); tok != "" {
+			now, client := s.cfg.Now(), s.access.clientAddr(r)
+			if wait := s.failures.wait(client, now); wait > 0 {
+				tooMany(w, wait)
+				return
+			}
+			if s.access.validToken(tok, now) {
+				h(w, r)
+				return
+			}
+			s.failures.fail(client, now)
+			writeJSON(w, http.StatusForbidden, Result{Success: false, Message: "not allowed: the bearer token is invalid or expired", ErrorID: http.StatusForbidden})
 			return
 		}
 		writeJSON(w, http.StatusForbidden, Result{Success: false, Message: "not allowed: call from an allowed address or send Authorization: Bearer <JWT>", ErrorID: http.StatusForbidden})

@@ -24,10 +24,11 @@ func serverJWT(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapCl
 }
 
 // TestAccessControl runs an API that lets no loopback address in: only
-// tokens, and the open routes.
+// tokens, and the open routes. (The failure limit is raised: see
+// TestFailureLimit.)
 func TestAccessControl(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
-		c.Access = AccessConfig{AllowedCIDRs: []string{"10.0.0.0/8"}, JWTSecret: testServerSecret, AdminUser: "admin", AdminPassword: "pw"}
+		c.Access = AccessConfig{AllowedCIDRs: []string{"10.0.0.0/8"}, JWTSecret: testServerSecret, AdminUser: "admin", AdminPassword: "pw", LoginFailures: 100}
 	})
 	key := []byte(testServerSecret)
 	exp := now.Add(time.Hour).Unix()

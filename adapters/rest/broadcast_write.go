@@ -152,7 +152,8 @@ func (s *Server) updateBroadcast(w http.ResponseWriter, r *http.Request, key str
 
 // deleteBroadcast answers DELETE /{app}/rest/v2/broadcasts/{id}: it stops
 // the publisher if it publishes here, then removes the record and its
-// tokens. A broadcast live on another node: 409 (stop it there first).
+// tokens. A broadcast live on another node is forwarded there (in a
+// cluster), else 409 (stop it there first).
 func (s *Server) deleteBroadcast(w http.ResponseWriter, r *http.Request, key stream.Key) {
 	b, err := s.catalog.Broadcast(r.Context(), key)
 	if err != nil {
@@ -160,6 +161,10 @@ func (s *Server) deleteBroadcast(w http.ResponseWriter, r *http.Request, key str
 		return
 	}
 	if !s.node.Stop(key) && b.Live() && b.OriginNode != "" && b.OriginNode != string(s.node.Self().ID) {
+		if s.elsewhere(r, b) {
+			s.forward(w, r, b) // the origin stops the publisher and deletes
+			return
+		}
 		fail(w, http.StatusConflict, "stream is live on node "+b.OriginNode+": stop it there first")
 		return
 	}

@@ -87,7 +87,7 @@ func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request, app stre
 	}
 	out := make([]Broadcast, 0, len(list))
 	for _, b := range list {
-		out = append(out, toJSON(b))
+		out = append(out, s.withMeasured(b))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -116,16 +116,24 @@ func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request, key stream
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON(b))
+	writeJSON(w, http.StatusOK, s.withMeasured(b))
 }
 
+// stopBroadcast answers POST /{app}/rest/v2/broadcasts/{id}/stop: it
+// disconnects the publisher here, or forwards the call to the stream's
+// origin (in a cluster); a stream published nowhere: 409.
 func (s *Server) stopBroadcast(w http.ResponseWriter, r *http.Request, key stream.Key) {
 	if s.node.Stop(key) {
 		writeJSON(w, http.StatusOK, Result{Success: true, DataID: string(key.ID)})
 		return
 	}
-	if _, err := s.catalog.Broadcast(r.Context(), key); err != nil {
+	b, err := s.catalog.Broadcast(r.Context(), key)
+	if err != nil {
 		storeError(w, err)
+		return
+	}
+	if s.elsewhere(r, b) {
+		s.forward(w, r, b)
 		return
 	}
 	fail(w, http.StatusConflict, "stream is not being published on this node")

@@ -58,8 +58,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if op.OperationID == "" || len(op.Responses) == 0 {
 			t.Errorf("%s: no operationId or responses", key)
 		}
-		if !rt.open && op.Responses["403"] == nil {
-			t.Errorf("%s: access-controlled but no 403 response documented", key)
+		if !rt.open && (op.Responses["403"] == nil || op.Responses["429"] == nil) {
+			t.Errorf("%s: access-controlled but no 403 or 429 response documented", key)
+		}
+		if forwardedRoute(rt) && (op.Responses["502"] == nil || op.Responses["503"] == nil) {
+			t.Errorf("%s: forwarded to the origin in a cluster but no 502 or 503 response documented", key)
 		}
 		if rt.open != (op.Security != nil && len(*op.Security) == 0) {
 			t.Errorf("%s: open=%v but the document's security says otherwise", key, rt.open)
@@ -106,6 +109,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if len(refs) < 10 {
 		t.Errorf("only %d $refs found: the check above checked nothing", len(refs)-1)
 	}
+}
+
+// forwardedRoute reports whether rt is forwarded to a live stream's origin.
+func forwardedRoute(rt route) bool {
+	return strings.HasSuffix(rt.path, "/stream-info") || strings.HasSuffix(rt.path, "/broadcast-statistics") ||
+		strings.HasSuffix(rt.path, "/stop") || (rt.method == "DELETE" && strings.HasSuffix(rt.path, "/broadcasts/{id}"))
 }
 
 func TestOpenAPIServed(t *testing.T) {

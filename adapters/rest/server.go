@@ -47,6 +47,16 @@ type Config struct {
 	// Plugins is the transcoder plugin host, for /rest/v2/plugins; nil:
 	// those endpoints answer 501.
 	Plugins Plugins
+	// Viewers counts this node's viewers per stream and protocol, for
+	// broadcast-statistics (the engine implements it); nil: the broadcast
+	// record's counts.
+	Viewers ViewerCounter
+	// Forward hands calls about a live stream to its origin (cluster
+	// nodes); the zero value answers every call here.
+	Forward ForwardConfig
+	// Meter sets how the bitrate of the streams published here is measured
+	// (Run measures it).
+	Meter MeterConfig
 	// DiskPath is the file system system-status reports on (default ".").
 	DiskPath string
 	// DeadAfter is the node liveness window (default node.DefaultDeadAfter).
@@ -71,6 +81,10 @@ type Server struct {
 	nodes   ports.NodeRegistry
 	access  access
 	log     *slog.Logger
+	// failures limits failed logins and bad tokens per client address.
+	failures *failureLimiter
+	// meter measures the bitrate of the streams published here.
+	meter *meter
 }
 
 // New returns the API over a node and its store.
@@ -87,6 +101,15 @@ func New(cfg Config, n Node, catalog ports.StreamCatalog, nodes ports.NodeRegist
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Forward.Timeout <= 0 {
+		cfg.Forward.Timeout = DefaultForwardTimeout
+	}
+	if cfg.Forward.Client == nil {
+		cfg.Forward.Client = &http.Client{
+			Timeout:       cfg.Forward.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
 	if cfg.DiskPath == "" {
 		cfg.DiskPath = "."
 	}
@@ -94,7 +117,8 @@ func New(cfg Config, n Node, catalog ports.StreamCatalog, nodes ports.NodeRegist
 	if err != nil {
 		return nil, fmt.Errorf("rest: %w", err)
 	}
-	return &Server{cfg: cfg, node: n, catalog: catalog, nodes: nodes, access: acc, log: cfg.Logger}, nil
+	return &Server{cfg: cfg, node: n, catalog: catalog, nodes: nodes, access: acc, log: cfg.Logger,
+		failures: newFailureLimiter(acc.failures, acc.backoff), meter: newMeter(cfg.Meter)}, nil
 }
 
 // Register mounts the API routes on mux. Every route but liveness, the

@@ -22,12 +22,18 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeNode is the running node as the API sees it.
 type fakeNode struct {
+	id      node.ID // "n1" when empty
 	mu      sync.Mutex
 	live    map[stream.Key]bool
 	stopped map[stream.Key]bool
 }
 
-func (f *fakeNode) Self() node.Node          { return node.Node{ID: "n1", Role: node.RoleBoth} }
+func (f *fakeNode) Self() node.Node {
+	if f.id == "" {
+		return node.Node{ID: "n1", Role: node.RoleBoth}
+	}
+	return node.Node{ID: f.id, Role: node.RoleBoth}
+}
 func (f *fakeNode) HasApp(a stream.App) bool { return a == "LiveApp" || a == "WebRTCAppEE" }
 func (f *fakeNode) Apps() []stream.App       { return []stream.App{"LiveApp", "WebRTCAppEE"} }
 func (f *fakeNode) Stop(k stream.Key) bool {
@@ -54,6 +60,7 @@ var now = time.UnixMilli(1_800_000_000_000).UTC()
 // env is an API over in-memory stores.
 type env struct {
 	srv      *httptest.Server
+	api      *Server
 	store    *portstest.MemStore
 	settings *portstest.MemSettings
 	node     *fakeNode
@@ -81,6 +88,38 @@ func (c *fakeClock) Set(t time.Time) {
 // newEnv starts the API; edit changes its Config first.
 func newEnv(t *testing.T, edit func(*Config)) *env {
 	t.Helper()
+	return newEnvOver(t, nil, edit)
+}
+
+// newEnvOver starts an API over store, another node of a cluster; nil: a
+// new store with the fixtures.
+func newEnvOver(t *testing.T, store *portstest.MemStore, edit func(*Config)) *env {
+	t.Helper()
+	if store == nil {
+		store = newFixtureStore(t)
+	}
+	e := &env{store: store, settings: portstest.NewMemSettings(), clock: &fakeClock{t: now},
+		node: &fakeNode{live: map[stream.Key]bool{{App: "LiveApp", ID: "alpha"}: true}}}
+	cfg := Config{Version: "test", Now: e.clock.Now, Settings: e.settings, DiskPath: t.TempDir()}
+	if edit != nil {
+		edit(&cfg)
+	}
+	api, err := New(cfg, e.node, store, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	e.api = api
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// newFixtureStore returns a store with broadcasts alpha and beta live,
+// gamma created, and nodes n1 (alive) and n2 (dead).
+func newFixtureStore(t *testing.T) *portstest.MemStore {
+	t.Helper()
 	store := portstest.NewMemStore()
 	ctx := context.Background()
 	for i, id := range []string{"alpha", "beta", "gamma"} {
@@ -96,21 +135,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	}
 	_ = store.Register(ctx, node.Node{ID: "n1", Role: node.RoleOrigin, LastSeen: now, Load: node.Load{CPUPercent: 12.5, MemoryBytes: 64 << 20, MemoryTotal: 8 << 30}})
 	_ = store.Register(ctx, node.Node{ID: "n2", Role: node.RoleEdge, LastSeen: now.Add(-time.Minute)})
-	e := &env{store: store, settings: portstest.NewMemSettings(), clock: &fakeClock{t: now},
-		node: &fakeNode{live: map[stream.Key]bool{{App: "LiveApp", ID: "alpha"}: true}}}
-	cfg := Config{Version: "test", Now: e.clock.Now, Settings: e.settings, DiskPath: t.TempDir()}
-	if edit != nil {
-		edit(&cfg)
-	}
-	api, err := New(cfg, e.node, store, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	api.Register(mux)
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	return e
+	return store
 }
 
 func newTestAPI(t *testing.T) (*httptest.Server, *portstest.MemStore) {
@@ -121,6 +146,13 @@ func newTestAPI(t *testing.T) (*httptest.Server, *portstest.MemStore) {
 
 // do sends a request with an optional body and headers ("Name: value").
 func (e *env) do(t *testing.T, method, path, body string, headers ...string) (int, string) {
+	t.Helper()
+	code, _, b := e.raw(t, method, path, body, headers...)
+	return code, b
+}
+
+// raw is do that returns the answer's headers too.
+func (e *env) raw(t *testing.T, method, path, body string, headers ...string) (int, http.Header, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -140,7 +172,7 @@ func (e *env) do(t *testing.T, method, path, body string, headers ...string) (in
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // check runs request cases against e.
@@ -198,6 +230,9 @@ func TestEndpoints(t *testing.T) {
 		{"GET", "/LiveApp/rest/v2/broadcasts/list/0/10", 200, []string{`"streamId":"alpha"`, `"streamId":"gamma"`, `"hlsViewerCount":3`}},
 		{"GET", "/LiveApp/rest/v2/broadcasts/list/1/1", 200, []string{`"streamId":"beta"`}},
 		{"GET", "/LiveApp/rest/v2/broadcasts/list/10/10", 200, []string{`[]`}},
+		{"GET", "/LiveApp/rest/v2/broadcasts/list/0/100000", 200, []string{`"streamId":"gamma"`}}, // size capped at 50
+		{"GET", "/LiveApp/rest/v2/broadcasts/list/99999999999999999999/10", 400, nil},
+		{"GET", "/rest/v2/cluster/nodes/100/10", 200, []string{`[]`}},
 		{"GET", "/LiveApp/rest/v2/broadcasts/list/0/10?search=gam", 200, []string{`"streamId":"gamma"`}},
 		{"GET", "/LiveApp/rest/v2/broadcasts/list/0/1?sort_by=name&order_by=desc", 200, []string{`"streamId":"gamma"`}},
 		{"GET", "/LiveApp/rest/v2/broadcasts/list/-1/10", 400, []string{`"success":false`}},

@@ -8,27 +8,6 @@ import (
 	"github.com/colony-live/colony/core/stream"
 )
 
-// BroadcastStatistics is Ant Media's BroadcastStatistics JSON: the current
-// viewers per protocol, from the broadcast record (so every node of a
-// cluster gives the same answer).
-type BroadcastStatistics struct {
-	TotalRTMPWatchersCount   int `json:"totalRTMPWatchersCount"`
-	TotalHLSWatchersCount    int `json:"totalHLSWatchersCount"`
-	TotalWebRTCWatchersCount int `json:"totalWebRTCWatchersCount"`
-	TotalDASHWatchersCount   int `json:"totalDASHWatchersCount"`
-}
-
-func (s *Server) broadcastStatistics(w http.ResponseWriter, r *http.Request, key stream.Key) {
-	b, err := s.catalog.Broadcast(r.Context(), key)
-	if err != nil {
-		storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, BroadcastStatistics{
-		TotalRTMPWatchersCount: b.RTMPViewers, TotalHLSWatchersCount: b.HLSViewers, TotalWebRTCWatchersCount: b.WebRTCViewers,
-	})
-}
-
 // StreamInfo describes one rendition of a live stream: the source
 // ("source") first, then each transcoded rendition ("720p", ...).
 type StreamInfo struct {
@@ -49,21 +28,24 @@ type StreamInfo struct {
 
 // streamInfo answers GET /{app}/rest/v2/broadcasts/{id}/stream-info: the
 // renditions of a live stream, from its tracks when it is live on this
-// node and from the broadcast record otherwise; [] when it is not live. The
-// source's bitrate is the one measured at ingest (the record's).
-func (s *Server) streamInfo(w http.ResponseWriter, r *http.Request, key stream.Key) {
-	b, err := s.catalog.Broadcast(r.Context(), key)
-	if err != nil {
-		storeError(w, err)
-		return
-	}
+// node and from the broadcast record otherwise; [] when it is not live. In
+// a cluster the call is answered by the stream's origin (atOrigin), which
+// knows the renditions. The source's bitrate is the one measured here over
+// the meter's window (audio and video), else the record's; a rendition's
+// is its rung's.
+func (s *Server) streamInfo(w http.ResponseWriter, r *http.Request, b stream.Broadcast) {
+	key := b.Key
 	out := []StreamInfo{}
 	if !b.Live() {
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
+	bitrate := b.Bitrate
+	if bps, ok := s.meter.rate(key); ok {
+		bitrate = bps
+	}
 	src := StreamInfo{
-		StreamID: string(key.ID), Name: "source", VideoWidth: b.Width, VideoHeight: b.Height, VideoBitrate: b.Bitrate,
+		StreamID: string(key.ID), Name: "source", VideoWidth: b.Width, VideoHeight: b.Height, VideoBitrate: bitrate,
 		VideoCodec: b.VideoCodec, AudioCodec: b.AudioCodec, VideoEnabled: b.VideoCodec != "", AudioEnabled: b.AudioCodec != "",
 		Host: b.OriginAddr,
 	}

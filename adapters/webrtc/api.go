@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	pion "github.com/pion/webrtc/v4"
 )
 
@@ -72,12 +73,14 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 		return nil, nil, fmt.Errorf("register opus: %w", err)
 	}
 
-	// NACK generator and responder, sender and receiver reports, and
+	// NACK generator and responder (the responder keeps NACKBuffer packets
+	// of each viewer's video; audio has no nack feedback, so no buffer),
+	// sender and receiver reports, and
 	// transport-wide congestion control feedback for publishers (without it
 	// browsers ramp their bitrate up slowly). Keyframe requests (PLI) are
 	// sent by the publisher sessions themselves.
 	ir := &interceptor.Registry{}
-	if err := pion.ConfigureNack(me, ir); err != nil {
+	if err := pion.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(cfg.NACKBuffer)); err != nil {
 		return nil, nil, fmt.Errorf("configure NACK: %w", err)
 	}
 	if err := pion.ConfigureRTCPReports(ir); err != nil {
@@ -112,17 +115,7 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 	}
 	var closer io.Closer = nopCloser{}
 	if cfg.UDPMuxPort > 0 {
-		opts := []ice.UDPMuxFromPortOption{
-			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
-			ice.UDPMuxFromPortWithLogger(slogFactory{cfg.Logger}.NewLogger("udpmux")),
-		}
-		if cfg.IncludeLoopback {
-			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
-		}
-		if cfg.IPFilter != nil {
-			opts = append(opts, ice.UDPMuxFromPortWithIPFilter(cfg.IPFilter))
-		}
-		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPMuxPort, opts...)
+		mux, err := listenUDPMux(cfg, cfg.UDPMuxPort, !cfg.noBatch, slogFactory{cfg.Logger}.NewLogger("udpmux"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("listen on UDP port %d: %w", cfg.UDPMuxPort, err)
 		}

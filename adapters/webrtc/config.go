@@ -47,6 +47,16 @@ type Config struct {
 	// MaxViewers bounds the WebRTC viewers of the whole server; beyond it a
 	// viewer is refused (503 / highResourceUsage). 0 (default): unlimited.
 	MaxViewers int
+	// CPULimit refuses new viewers (503 / highResourceUsage) while the
+	// process uses more than this fraction of the machine's cores, so that
+	// a node past its capacity keeps its viewers' latency rather than
+	// letting every viewer fall behind (default 0.9; negative: never).
+	CPULimit float64
+	// NACKBuffer is how many sent video packets each viewer keeps for
+	// retransmission on a NACK, a power of two (default 256: over a second
+	// of a 2 Mbit/s stream; pion's default, 1024, holds 1.5 MB per viewer).
+	// Audio is not retransmitted.
+	NACKBuffer uint16
 	// MaxSessionsPerConn bounds the publish and play sessions of one
 	// WebSocket connection (default 8).
 	MaxSessionsPerConn int
@@ -68,12 +78,19 @@ type Config struct {
 	// Opus re-encoding of it; without it (or when it fails) they get the
 	// video only.
 	Audio ports.AudioCompanions
+	// Renditions, when set, lists a stream's renditions ({id}_{N}p), which
+	// viewers are switched between by their reception (adaptive bitrate).
+	// Without it, viewers still pin a rendition by its height
+	// (forceStreamQuality, WHEP's ?quality=N).
+	Renditions Renditions
 	// AudioTimeout bounds the wait for Audio's Opus stream before a viewer
 	// is answered (default 5s): the first viewer of a stream starts the
 	// transcoder.
 	AudioTimeout time.Duration
 	// Logger receives the server's logs (default: discarded).
 	Logger *slog.Logger
+
+	noBatch bool // the muxed port writes one datagram per call (tests, measures)
 }
 
 func (c Config) withDefaults() Config {
@@ -82,6 +99,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AllowOrigin == "" {
 		c.AllowOrigin = "*"
+	}
+	if c.CPULimit == 0 {
+		c.CPULimit = 0.9
+	}
+	if c.NACKBuffer == 0 {
+		c.NACKBuffer = 256
 	}
 	if c.MaxSessionsPerConn == 0 {
 		c.MaxSessionsPerConn = 8
@@ -119,6 +142,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: UDP port range %d-%d", ErrInvalidConfig, c.UDPPortMin, c.UDPPortMax)
 	case c.MaxViewers < 0:
 		return fmt.Errorf("%w: MaxViewers %d is negative", ErrInvalidConfig, c.MaxViewers)
+	case c.NACKBuffer&(c.NACKBuffer-1) != 0:
+		return fmt.Errorf("%w: NACKBuffer %d is not a power of two", ErrInvalidConfig, c.NACKBuffer)
 	case c.MaxSessionsPerConn < 0:
 		return fmt.Errorf("%w: MaxSessionsPerConn %d is negative", ErrInvalidConfig, c.MaxSessionsPerConn)
 	case c.MaxMessageBytes < 4<<10:

@@ -87,7 +87,11 @@ type rtpOut struct {
 // write sends one frame as RTP packets stamped ts; the last packet of a
 // video frame carries the marker bit.
 func (o *rtpOut) write(frame []byte, ts uint32) error {
-	payloads := o.payloader.Payload(rtpMTU, frame)
+	return o.writePayloads(o.payloader.Payload(rtpMTU, frame), ts)
+}
+
+// writePayloads sends a frame already packetized.
+func (o *rtpOut) writePayloads(payloads [][]byte, ts uint32) error {
 	for i, pl := range payloads {
 		o.pkt.Header = rtp.Header{
 			Version:        2,

@@ -103,7 +103,7 @@ func httpStatus(err error, q url.Values) int {
 	switch {
 	case errors.Is(err, errBadSDP):
 		return http.StatusBadRequest
-	case errors.Is(err, ports.ErrUnknownApp), errors.Is(err, ports.ErrStreamNotFound):
+	case errors.Is(err, ports.ErrUnknownApp), errors.Is(err, ports.ErrStreamNotFound), errors.Is(err, errNoRendition):
 		return http.StatusNotFound
 	case errors.Is(err, ports.ErrStreamBusy):
 		return http.StatusConflict

@@ -6,13 +6,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/core/stream"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
 )
@@ -26,7 +27,6 @@ type outTrack struct {
 	clock uint32
 	base  uint32 // RTP timestamp of the anchor
 	out   rtpOut
-	h264  *h264Out
 }
 
 // player sends one stream to one viewer (WHEP or WebSocket play). Its run
@@ -42,14 +42,39 @@ type player struct {
 	lazyOpus           bool
 	videoIdx, audioIdx int
 	video, audio       *outTrack
-	buf                []byte
 	writeErrs          atomic.Int64
+
+	// Video source switching (adaptive bitrate): base is the video of st;
+	// vs says which source is sent. query is the viewer's play query
+	// (its token), for playing renditions; origHeight the original's
+	// height (0: unknown).
+	base       *videoSource
+	vs         videoSwitch
+	query      url.Values
+	origHeight int
+	videoBytes atomic.Int64 // video bytes sent, for the sending rate
+	obs        chan abrObs  // receiver reports for the automatic choice
+	pinned     atomic.Bool  // a rendition is forced: no automatic choice
+	switchMu   sync.Mutex   // serialises force and the automatic switches
 
 	// anchored is closed once run has chosen the anchor (the source PTS
 	// that RTP timestamps are measured from), at anchorWall.
 	anchored   chan struct{}
 	anchor     time.Duration
 	anchorWall time.Time
+}
+
+// playOpts are a play session's options.
+type playOpts struct {
+	// query is the viewer's play query, used again to play renditions.
+	query url.Values
+	// height: st is the rendition of this height of key (0: key itself).
+	height int
+	// origHeight is the original's video height when st is a rendition.
+	origHeight int
+	// quality is called when the video sent changes rendition, with its
+	// height.
+	quality func(height int)
 }
 
 // acceptFunc tells whether the viewer can receive a codec (lower-case
@@ -59,7 +84,7 @@ type acceptFunc func(kind, codec string) bool
 // newPlayer starts a play session of st. The stream's first H.264 or VP8
 // track and first Opus track are sent; AAC audio is sent as its Opus
 // companion (Config.Audio) when there is one, which ctx bounds the wait for.
-func (s *Server) newPlayer(ctx context.Context, key stream.Key, st *media.Stream, remoteAddr string, h hooks, accept acceptFunc) (*player, error) {
+func (s *Server) newPlayer(ctx context.Context, key stream.Key, st *media.Stream, remoteAddr string, h hooks, accept acceptFunc, opts playOpts) (*player, error) {
 	if accept == nil {
 		accept = func(string, string) bool { return true }
 	}
@@ -82,7 +107,25 @@ func (s *Server) newPlayer(ctx context.Context, key stream.Key, st *media.Stream
 	if err != nil {
 		return nil, err
 	}
-	pl := &player{peer: p, st: st, videoIdx: videoIdx, audioIdx: audioIdx, anchored: make(chan struct{})}
+	pl := &player{peer: p, st: st, videoIdx: videoIdx, audioIdx: audioIdx, anchored: make(chan struct{}),
+		query: opts.query, origHeight: opts.origHeight, obs: make(chan abrObs, 4)}
+	p.play = pl
+	if videoIdx >= 0 {
+		pl.base = &videoSource{height: opts.height, st: st, track: videoIdx, frames: s.frames(st, videoIdx)}
+		if opts.height == 0 {
+			pl.origHeight = st.Tracks()[videoIdx].Height
+		}
+		pl.vs.active = pl.base
+		if q := opts.quality; q != nil {
+			orig := pl.origHeight
+			pl.vs.onSwitch = func(h int) {
+				if h == 0 {
+					h = orig
+				}
+				q(h)
+			}
+		}
+	}
 	switch {
 	case bridge && videoIdx >= 0 && s.cfg.Audio != nil:
 		pl.lazyOpus = true
@@ -130,25 +173,27 @@ func (pl *player) addTracks() error {
 	if pl.videoIdx >= 0 {
 		t := tracks[pl.videoIdx]
 		cp := pion.RTPCodecCapability{MimeType: pion.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback}
-		var payloader rtp.Payloader = &codecs.VP8Payloader{EnablePictureID: true}
 		ot := &outTrack{clock: 90000, base: randUint32()}
 		if t.Codec == media.H264 {
 			cp = pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264FmtpFor(t.SPS), RTCPFeedback: videoFeedback}
-			payloader = &codecs.H264Payloader{}
-			ot.h264 = newH264Out(t)
 		}
 		local, err := pion.NewTrackLocalStaticRTP(cp, "video", string(pl.key.ID))
 		if err != nil {
 			return err
 		}
-		ot.out = rtpOut{w: local, payloader: payloader, video: true, seq: uint16(randUint32())}
+		// The video is packetized by the track's frame cache (writePayloads).
+		ot.out = rtpOut{w: local, video: true, seq: uint16(randUint32())}
 		tr, err := pl.pc.AddTransceiverFromTrack(local, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			return fmt.Errorf("add video track: %w", err)
 		}
 		pl.video = ot
 		sender := tr.Sender()
-		pl.goTracked(func() { pl.readRTCP(sender, true) })
+		var feed *abrFeed
+		if enc := sender.GetParameters().Encodings; len(enc) > 0 && pl.srv.cfg.Renditions != nil {
+			feed = &abrFeed{ssrc: uint32(enc[0].SSRC)}
+		}
+		pl.goTracked(func() { pl.readRTCP(sender, true, feed) })
 	}
 	if pl.audioIdx >= 0 || pl.opus != nil || pl.lazyOpus {
 		cp := opusCodec().RTPCodecCapability
@@ -163,14 +208,15 @@ func (pl *player) addTracks() error {
 		pl.audio = &outTrack{clock: 48000, base: randUint32(),
 			out: rtpOut{w: local, payloader: &codecs.OpusPayloader{}, seq: uint16(randUint32())}}
 		sender := tr.Sender()
-		pl.goTracked(func() { pl.readRTCP(sender, false) })
+		pl.goTracked(func() { pl.readRTCP(sender, false, nil) })
 	}
 	return nil
 }
 
-// readRTCP feeds the interceptors (NACK responder, reports) and forwards
-// the viewer's keyframe requests to the publisher.
-func (pl *player) readRTCP(sender *pion.RTPSender, video bool) {
+// readRTCP feeds the interceptors (NACK responder, reports), forwards
+// the viewer's keyframe requests to the publisher and, for the video
+// (feed not nil), its receiver reports to the automatic rendition choice.
+func (pl *player) readRTCP(sender *pion.RTPSender, video bool, feed *abrFeed) {
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
@@ -178,6 +224,11 @@ func (pl *player) readRTCP(sender *pion.RTPSender, video bool) {
 		}
 		if !video {
 			continue
+		}
+		if feed != nil {
+			if o, ok := feed.observe(pkts, time.Now()); ok {
+				pl.observed(o)
+			}
 		}
 		for _, pkt := range pkts {
 			switch pkt.(type) {
@@ -205,6 +256,9 @@ func (pl *player) run() {
 	}
 	defer r.Close()
 	pl.startCompanion()
+	if pl.video != nil && pl.srv.cfg.Renditions != nil {
+		pl.goTracked(pl.runABR)
+	}
 	if r.Queued() == 0 {
 		// No cached GOP (a WebRTC source sends keyframes on request).
 		pl.srv.requestKeyframe(pl.key)
@@ -242,7 +296,7 @@ func (pl *player) pump(r *media.Reader) error {
 		pl.setAnchor(anchor)
 	}
 	for i, u := range compressed {
-		pl.sendVideo(u, pl.video.base-uint32(len(compressed)-1-i))
+		pl.offerVideo(pl.base, u, pl.video.base-uint32(len(compressed)-1-i), time.Now())
 	}
 	for _, u := range live {
 		pl.send(u, anchor)
@@ -276,23 +330,10 @@ func (pl *player) playable(idx int) bool { return idx == pl.videoIdx || idx == p
 func (pl *player) send(u *media.Unit, anchor time.Duration) {
 	switch {
 	case u.Track == pl.videoIdx:
-		pl.sendVideo(u, pl.video.base+rtpTicks(u.PTS-anchor, pl.video.clock))
+		pl.offerVideo(pl.base, u, pl.video.base+rtpTicks(u.PTS-anchor, pl.video.clock), time.Now())
 	case u.Track == pl.audioIdx && u.PTS >= anchor:
 		pl.check(pl.audio.out.write(u.Data, pl.audio.base+rtpTicks(u.PTS-anchor, pl.audio.clock)))
 	}
-}
-
-func (pl *player) sendVideo(u *media.Unit, ts uint32) {
-	data := u.Data
-	if pl.video.h264 != nil {
-		b, _, err := pl.video.h264.annexB(pl.buf[:0], u.Data)
-		if err != nil {
-			pl.log.Debug("skipping a malformed access unit", "err", err)
-			return
-		}
-		pl.buf, data = b, b
-	}
-	pl.check(pl.video.out.write(data, ts))
 }
 
 // check logs write errors; the session ends through its connection state.

@@ -3,9 +3,11 @@ package webrtc
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/ports"
@@ -157,6 +159,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		"negative max":   {MaxViewers: -1},
 		"tiny messages":  {MaxMessageBytes: 10},
 		"empty ICE URL":  {ICEServers: []ICEServer{{}}},
+		"NACK buffer":    {NACKBuffer: 300},
 	} {
 		if _, err := New(cfg, fakeIngest{publish: noPublish}, fakePlayback{play: noPlay}); err == nil {
 			t.Errorf("%s: New accepted %+v", name, cfg)
@@ -164,5 +167,42 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	if _, err := New(Config{}, nil, nil); err == nil {
 		t.Error("New accepted nil ports")
+	}
+}
+
+func TestCPULimitRefusesViewers(t *testing.T) {
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000}}, media.StreamConfig{})
+	defer st.Close()
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	// No sampler (negative limit); the test sets the limit and the load.
+	s, hs := newTestServer(t, Config{CPULimit: -1}, fakeIngest{publish: noPublish}, play)
+	s.cfg.CPULimit = 0.5
+	offer := clientOffer(t, false)
+	s.cpu.Store(math.Float64bits(0.8))
+	resp, body := postSDP(t, hs.URL+"/LiveApp/whep/cam1", offer)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "CPU at 80%") {
+		t.Fatalf("viewer at 80%% CPU: %d %q, want 503 with Retry-After", resp.StatusCode, body)
+	}
+	s.cpu.Store(math.Float64bits(0.3))
+	if resp, body := postSDP(t, hs.URL+"/LiveApp/whep/cam1", offer); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("viewer at 30%% CPU: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestCPULoadSample(t *testing.T) {
+	var used time.Duration
+	t0 := time.Unix(100, 0)
+	c := newCPULoad(func() time.Duration { return used }, t0)
+	c.cores = 2
+	used = 1500 * time.Millisecond
+	if got := c.sample(t0.Add(time.Second)); got != 0.75 {
+		t.Fatalf("1.5 s of CPU in 1 s on 2 cores = %v, want 0.75", got)
+	}
+	used += 200 * time.Millisecond
+	if got := c.sample(t0.Add(3 * time.Second)); got != 0.05 {
+		t.Fatalf("0.2 s of CPU in 2 s on 2 cores = %v, want 0.05", got)
+	}
+	if got := c.sample(t0.Add(3 * time.Second)); got != 0 {
+		t.Fatalf("no time passed: %v", got)
 	}
 }

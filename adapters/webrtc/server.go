@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
@@ -37,6 +38,10 @@ type Server struct {
 	viewers    map[stream.Key]int
 	nViewers   int
 	publishers map[stream.Key]*publisher
+	// frameCaches share the packetization of video frames among viewers.
+	frameCaches map[frameKey]*frameCache
+
+	cpu atomic.Uint64 // the process's last CPU use (fraction of the cores, float64 bits)
 
 	closeOnce sync.Once
 }
@@ -58,11 +63,17 @@ func New(cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, error) 
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg: cfg, log: cfg.Logger.With("proto", "webrtc"), ingest: ingest, play: play, api: api, udp: udp,
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*peer{}, viewers: map[stream.Key]int{}, publishers: map[stream.Key]*publisher{},
-	}, nil
+		frameCaches: map[frameKey]*frameCache{},
+	}
+	if cfg.CPULimit >= 0 {
+		s.wg.Add(1)
+		go s.watchCPU()
+	}
+	return s, nil
 }
 
 // Register mounts the WHIP, WHEP and WebSocket signalling routes on mux:
@@ -145,6 +156,10 @@ func (s *Server) register(p *peer) error {
 	if p.viewer {
 		if s.cfg.MaxViewers > 0 && s.nViewers >= s.cfg.MaxViewers {
 			return fmt.Errorf("%w: %d WebRTC viewers", ports.ErrOverloaded, s.nViewers)
+		}
+		if cpu, over := s.overloaded(); over {
+			return fmt.Errorf("%w: CPU at %.0f%% of the cores, past the limit of %.0f%%, with %d WebRTC viewers",
+				ports.ErrOverloaded, 100*cpu, 100*s.cfg.CPULimit, s.nViewers)
 		}
 		s.nViewers++
 		s.viewers[p.key]++

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
 	pion "github.com/pion/webrtc/v4"
@@ -21,6 +22,9 @@ const (
 	wsOutQueue = 256
 	// wsWriteTimeout bounds one message write.
 	wsWriteTimeout = 10 * time.Second
+	// forceTimeout bounds forceStreamQuality's look-up of the rendition
+	// (on an edge, the start of its pull).
+	forceTimeout = 10 * time.Second
 )
 
 // wsConn is one signalling WebSocket. Its read loop runs the client's
@@ -41,9 +45,8 @@ type wsConn struct {
 
 // wsSession is a publish or play session of a connection.
 type wsSession struct {
-	pub     *publisher
-	play    *player
-	quality string // forceStreamQuality's height, recorded for ABR
+	pub  *publisher
+	play *player
 }
 
 func (ws *wsSession) peer() *peer {
@@ -185,12 +188,7 @@ func (wc *wsConn) handle(data []byte) {
 	case cmdGetStreamInfo:
 		wc.streamInfo(id, req)
 	case cmdForceStreamQuality:
-		wc.mu.Lock()
-		if sess := wc.sessions[id]; sess != nil {
-			sess.quality = string(req.StreamHeight)
-		}
-		wc.mu.Unlock()
-		wc.log.Info("forceStreamQuality recorded (adaptive bitrate not served yet)", "stream", id, "height", string(req.StreamHeight))
+		wc.forceQuality(id, req)
 	default:
 		cmd := req.Command
 		if len(cmd) > 64 {
@@ -287,7 +285,11 @@ func (wc *wsConn) play(id stream.ID, req wsRequest) {
 	key := stream.Key{App: wc.app, ID: id}
 	st, err := wc.srv.play.Play(wc.ctx, ports.PlayRequest{Key: key, Protocol: "webrtc", Query: tokenQuery(req.Token), RemoteAddr: wc.remote})
 	if err == nil {
-		sess.play, err = wc.srv.newPlayer(wc.ctx, key, st, wc.remote, wc.hooks(id, sess, defPlayStarted, defPlayFinished), nil)
+		quality := func(h int) {
+			wc.send(wsMessage{Command: cmdNotification, Definition: defResolutionChangeInfo, StreamID: string(id), StreamHeight: h})
+		}
+		sess.play, err = wc.srv.newPlayer(wc.ctx, key, st, wc.remote, wc.hooks(id, sess, defPlayStarted, defPlayFinished), nil,
+			playOpts{query: tokenQuery(req.Token), quality: quality})
 	}
 	if err != nil {
 		wc.remove(id, sess)
@@ -367,6 +369,28 @@ func (wc *wsConn) streamInfo(id stream.ID, req wsRequest) {
 		wc.send(errorMessage(errorDefinition(err), string(id), err.Error()))
 		return
 	}
+	infos := []streamInfo{trackInfo(st)}
+	// The renditions, which forceStreamQuality pins by their height.
+	if r := wc.srv.cfg.Renditions; r != nil {
+		keys, err := r.RenditionKeys(wc.ctx, key)
+		if err != nil {
+			wc.log.Debug("renditions look-up failed", "stream", id, "err", err)
+		}
+		for _, k := range keys {
+			rst, err := wc.srv.play.Play(wc.ctx, ports.PlayRequest{Key: k, Protocol: "webrtc", Query: tokenQuery(req.Token), RemoteAddr: wc.remote})
+			if err != nil {
+				continue
+			}
+			if ri := trackInfo(rst); ri.StreamHeight > 0 {
+				infos = append(infos, ri)
+			}
+		}
+	}
+	wc.send(wsMessage{Command: cmdStreamInformation, StreamID: string(id), StreamInfo: infos})
+}
+
+// trackInfo describes a stream's first video and audio tracks.
+func trackInfo(st *media.Stream) streamInfo {
 	var info streamInfo
 	for _, t := range st.Tracks() {
 		switch {
@@ -376,7 +400,33 @@ func (wc *wsConn) streamInfo(id stream.ID, req wsRequest) {
 			info.AudioCodec = string(t.Codec)
 		}
 	}
-	wc.send(wsMessage{Command: cmdStreamInformation, StreamID: string(id), StreamInfo: []streamInfo{info}})
+	return info
+}
+
+// forceQuality pins the video of a play session to the rendition of
+// streamHeight (the original's height: the original), or returns it to the
+// automatic choice ("auto", 0). The switch happens at the rendition's next
+// keyframe and is notified then (resolutionChangeInfo); a height the stream
+// has no rendition of is answered with an error and changes nothing.
+func (wc *wsConn) forceQuality(id stream.ID, req wsRequest) {
+	h, err := parseQuality(string(req.StreamHeight))
+	if err != nil {
+		wc.send(errorMessage(defNoSuchQuality, string(id), err.Error()))
+		return
+	}
+	sess := wc.get(id)
+	if sess == nil || sess.play == nil {
+		wc.send(errorMessage(defNoSession, string(id), "play first"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(wc.ctx, forceTimeout)
+	defer cancel()
+	if err := sess.play.force(ctx, h); err != nil {
+		wc.log.Info("forceStreamQuality refused", "stream", id, "height", h, "err", err)
+		wc.send(errorMessage(errorDefinition(err), string(id), err.Error()))
+		return
+	}
+	wc.log.Debug("forceStreamQuality", "stream", id, "height", h)
 }
 
 // endSessions ends the connection's sessions and waits for them.

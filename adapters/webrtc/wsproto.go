@@ -47,6 +47,9 @@ const (
 	defNotSetRemoteDescription = "notSetRemoteDescription"
 	defHighResourceUsage       = "highResourceUsage"
 	defServerError             = "server_error_check_logs"
+	// defResolutionChangeInfo: the video a viewer gets changed rendition
+	// (streamHeight), after forceStreamQuality or the automatic choice.
+	defResolutionChangeInfo = "resolutionChangeInfo"
 
 	defUnknownCommand     = "unknown_command"
 	defMalformedMessage   = "malformed_message"
@@ -55,6 +58,7 @@ const (
 	defApplicationUnknown = "application_not_found"
 	defRoleRefused        = "not_served_by_this_node"
 	defUnsupportedCodec   = "unsupported_stream_codec"
+	defNoSuchQuality      = "stream_quality_not_found"
 )
 
 // errMalformedMessage is returned (wrapped) for a message that is not a
@@ -115,6 +119,8 @@ func checkStreamID(s string) (stream.ID, string) {
 // errorDefinition maps a publish or play failure to its error definition.
 func errorDefinition(err error) string {
 	switch {
+	case errors.Is(err, errNoRendition): // before ErrStreamNotFound, which it may wrap
+		return defNoSuchQuality
 	case errors.Is(err, ports.ErrStreamBusy):
 		return defStreamIDInUse
 	case errors.Is(err, ports.ErrUnauthorized):
@@ -151,7 +157,8 @@ type wsMessage struct {
 	Label     *uint16 `json:"label,omitempty"`
 	ID        *string `json:"id,omitempty"`
 
-	StreamInfo []streamInfo `json:"streamInfo,omitempty"`
+	StreamInfo   []streamInfo `json:"streamInfo,omitempty"`
+	StreamHeight int          `json:"streamHeight,omitempty"`
 
 	StunServerURI        string `json:"stunServerUri,omitempty"`
 	TurnServerUsername   string `json:"turnServerUsername,omitempty"`

@@ -7,11 +7,12 @@ import (
 
 	"github.com/colony-live/colony/adapters/relay"
 	"github.com/colony-live/colony/core/node"
+	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
 )
 
-// clusterParts are the relay server (origins) and puller (edges) of a
-// cluster node; both are nil on a standalone node.
+// clusterParts are the relay server and puller (edges) of a cluster node;
+// both are nil on a standalone node.
 type clusterParts struct {
 	cfg      Config
 	self     node.Node
@@ -46,9 +47,10 @@ func (c *clusterParts) puller() ports.Puller {
 	return c.pull
 }
 
-// listen starts the origin's relay listener.
+// listen starts the node's relay listener: origins serve their streams to
+// edges, edges serve the streams they carry to the other edges of their group.
 func (c *clusterParts) listen(streams ports.LocalStreams) error {
-	if c.cfg.Mode != "cluster" || !c.self.Role.Ingests() {
+	if c.cfg.Mode != "cluster" {
 		return nil
 	}
 	srv, err := relay.NewServer(relay.ServerConfig{Addr: c.cfg.RelayAddr, Secret: []byte(c.cfg.ClusterSecret), Logger: c.log.With("proto", "relay")}, streams)
@@ -60,6 +62,15 @@ func (c *clusterParts) listen(streams ports.LocalStreams) error {
 	}
 	c.relaySrv = srv
 	return nil
+}
+
+// Viewers counts the relays of key this node serves (the engine's
+// Deps.Relays); 0 before listen and on a standalone node.
+func (c *clusterParts) Viewers(key stream.Key) int {
+	if c.relaySrv == nil {
+		return 0
+	}
+	return c.relaySrv.Viewers(key)
 }
 
 func (c *clusterParts) close() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -105,6 +106,13 @@ type WebRTCConfig struct {
 	UDPMuxPort int `yaml:"udp_mux_port"`
 	// MaxViewers refuses WebRTC viewers beyond this many (0: unlimited).
 	MaxViewers int `yaml:"max_viewers"`
+	// CPULimit refuses new viewers (highResourceUsage) while the server
+	// uses more than this fraction of the machine's cores (default 0.9;
+	// negative: never).
+	CPULimit float64 `yaml:"cpu_limit"`
+	// NACKBuffer is how many sent video packets each viewer keeps for
+	// retransmission, a power of two (default 256: about 1.2 s at 2 Mbit/s).
+	NACKBuffer uint16 `yaml:"nack_buffer"`
 	// STUNServers are handed to browsers by getIceServerConfig (default none).
 	STUNServers []string `yaml:"stun_servers"`
 }
@@ -119,6 +127,10 @@ type HLSConfig struct {
 	SegmentDuration time.Duration `yaml:"segment_duration"`
 	// PartDuration is the minimum LL-HLS part length (default 200ms).
 	PartDuration time.Duration `yaml:"part_duration"`
+	// Audio is what HLS carries of Opus audio (WebRTC publications): auto
+	// (default: its AAC re-encoding by the transcoder plugin when there is
+	// one, else the Opus), aac (AAC or no audio) or opus.
+	Audio string `yaml:"audio"`
 }
 
 func defaultConfig() Config {
@@ -173,12 +185,52 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("config: hls.variant %q is not lowlatency, fmp4 or mpegts", c.HLS.Variant)
 	}
+	switch c.HLS.Audio {
+	case "", "auto", "aac", "opus":
+	default:
+		return fmt.Errorf("config: hls.audio %q is not auto, aac or opus", c.HLS.Audio)
+	}
 	return c.validateTranscoder()
 }
 
-// saveConfig writes cfg to path atomically (temp file + rename).
-func saveConfig(path string, cfg Config) error {
-	b, err := yaml.Marshal(cfg)
+// configEdit sets one key of the config file: Path is the key's path
+// ("mongo.uri"), Value a string, or nil to remove the key.
+type configEdit struct {
+	Path  string
+	Value any
+}
+
+// editConfig changes only the given keys of the config file at path
+// (created if missing), keeping everything else the operator wrote, comments
+// included: rewriting the whole file from the parsed Config would also pin
+// every default that was left out (an empty rest.allowed_cidrs, say, which
+// means "no address" rather than the loopback default). The result must
+// load as a valid config; it replaces the file atomically (temp file +
+// rename).
+func editConfig(path string, edits ...configEdit) error {
+	var doc yaml.Node
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("read config: %w", err)
+	default:
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("parse config %s: %w", path, err)
+		}
+	}
+	if doc.Kind == 0 {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return fmt.Errorf("config %s: the top level is not a mapping", path)
+	}
+	for _, e := range edits {
+		if err := setYAML(doc.Content[0], strings.Split(e.Path, "."), e.Value); err != nil {
+			return fmt.Errorf("config %s: %s: %w", path, e.Path, err)
+		}
+	}
+	out, err := yaml.Marshal(&doc)
 	if err != nil {
 		return err
 	}
@@ -188,8 +240,46 @@ func saveConfig(path string, cfg Config) error {
 		}
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
 		return err
 	}
+	if _, err := loadConfig(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("the edited config would not load: %w", err)
+	}
 	return os.Rename(tmp, path)
+}
+
+// setYAML sets (or, with a nil value, removes) the key path in mapping m.
+func setYAML(m *yaml.Node, path []string, value any) error {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != path[0] {
+			continue
+		}
+		v := m.Content[i+1]
+		switch {
+		case len(path) > 1 && v.Kind == yaml.MappingNode:
+			return setYAML(v, path[1:], value)
+		case len(path) > 1 && value == nil:
+			return nil
+		case len(path) > 1:
+			*v = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			return setYAML(v, path[1:], value)
+		case value == nil:
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return nil
+		default:
+			return v.Encode(value)
+		}
+	}
+	if value == nil {
+		return nil
+	}
+	k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: path[0]}
+	v := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	m.Content = append(m.Content, k, v)
+	if len(path) > 1 {
+		return setYAML(v, path[1:], value)
+	}
+	return v.Encode(value)
 }

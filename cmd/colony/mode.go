@@ -58,6 +58,9 @@ func modeCluster(c *cli.Context) error {
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout")+5*time.Second)
 	defer cancel()
 	store, err := mongo.Open(ctx, mongo.Config{URI: uri, Database: c.String("database"), ConnectTimeout: c.Duration("timeout")})
+	if errors.Is(err, mongo.ErrAuth) {
+		return fmt.Errorf("database refused the credentials (check the user, the password and the authentication database, admin unless the URI names another), config %s left unchanged: %w", path, err)
+	}
 	if err != nil {
 		return fmt.Errorf("database not reachable, config %s left unchanged: %w", path, err)
 	}
@@ -67,11 +70,13 @@ func modeCluster(c *cli.Context) error {
 		return fmt.Errorf("cannot read the cluster secret, config %s left unchanged: %w", path, err)
 	}
 	old := cfg.Mode
-	cfg.Mode = "cluster"
-	cfg.Mongo.URI = uri
 	cfg.Mongo.Database = c.String("database")
-	cfg.ClusterSecret = secret
-	if err := saveConfig(path, cfg); err != nil {
+	if err := editConfig(path,
+		configEdit{"mode", "cluster"},
+		configEdit{"mongo.uri", uri},
+		configEdit{"mongo.database", cfg.Mongo.Database},
+		configEdit{"cluster_secret", secret},
+	); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	w := c.App.Writer
@@ -87,9 +92,7 @@ func modeStandalone(c *cli.Context) error {
 		return err
 	}
 	old := cfg.Mode
-	cfg.Mode = "standalone"
-	cfg.Mongo.URI = ""
-	if err := saveConfig(path, cfg); err != nil {
+	if err := editConfig(path, configEdit{"mode", "standalone"}, configEdit{"mongo.uri", nil}); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	fmt.Fprintf(c.App.Writer, "mode: %s -> standalone\nconfig written: %s\nrestart the node to apply.\n", old, path)

@@ -22,6 +22,7 @@ import (
 	"github.com/colony-live/colony/adapters/rest"
 	"github.com/colony-live/colony/adapters/rtmp"
 	"github.com/colony-live/colony/core/engine"
+	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/core/node"
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
@@ -122,7 +123,9 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ingestRef := &ingestRef{}
 	rends := &renditionsRef{}
 	audio := &audioRef{}
+	aacComp := &aacRef{}
 	hlsSrv, err := hls.New(hls.Config{
+		Audio: cfg.HLS.Audio, Companions: aacComp,
 		Variant: cfg.HLS.Variant, SegmentCount: cfg.HLS.SegmentCount,
 		SegmentMinDuration: cfg.HLS.SegmentDuration, PartMinDuration: cfg.HLS.PartDuration,
 		Logger: log, Renditions: rends,
@@ -130,7 +133,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	webrtcSrv, err := newWebRTC(cfg, log, ingestRef, play, audio)
+	webrtcSrv, err := newWebRTC(cfg, log, ingestRef, play, audio, rends)
 	if err != nil {
 		return err
 	}
@@ -150,6 +153,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Viewers: map[string]ports.ViewerCounter{"hls": hlsSrv, "webrtc": webrtcSrv},
 		Load:    procfs.New(""),
 		Puller:  cl.puller(),
+		Relays:  cl,
 	}
 	if settings != nil {
 		// Stream tokens, when an app turns them on (origins and edges alike).
@@ -176,6 +180,9 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ingestRef.Ingest = eng
 	rends.Renditions = eng
 	audio.AudioCompanions = eng
+	if plugins != nil {
+		aacComp.c = eng // AAC for HLS from WebRTC's Opus
+	}
 	if err := cl.listen(eng); err != nil {
 		return err
 	}
@@ -191,8 +198,13 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
-	api, err := rest.New(rest.Config{Version: version, Logger: log, Access: cfg.REST, Settings: settings,
-		Streams: eng, Load: procfs.New(""), DiskPath: cfg.DataDir, Plugins: pluginREST}, eng, store, store)
+	restCfg := rest.Config{Version: version, Logger: log, Access: cfg.REST, Settings: settings,
+		Streams: eng, Viewers: eng, Load: procfs.New(""), DiskPath: cfg.DataDir, Plugins: pluginREST}
+	if cfg.Mode == "cluster" {
+		// Calls about a live stream are answered by its origin.
+		restCfg.Forward.Secret = []byte(cfg.ClusterSecret)
+	}
+	api, err := rest.New(restCfg, eng, store, store)
 	if err != nil {
 		return err
 	}
@@ -217,6 +229,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return hlsSrv.Run(gctx) })
+	g.Go(func() error { return api.Run(gctx) }) // measures the bitrate of the streams published here
 	g.Go(func() error { return webrtcSrv.Run(gctx) })
 	if rtmpSrv != nil {
 		g.Go(func() error { return rtmpSrv.Serve(gctx) })
@@ -248,6 +261,17 @@ type ingestRef struct{ ports.Ingest }
 
 // audioRef forwards to the engine's Opus companions once it exists.
 type audioRef struct{ ports.AudioCompanions }
+
+// aacRef forwards to the engine's AAC companions once it exists; without
+// a transcoder there are none.
+type aacRef struct{ c hls.AACCompanions }
+
+func (r *aacRef) AACFor(ctx context.Context, key stream.Key) (*media.Stream, error) {
+	if r.c == nil {
+		return nil, fmt.Errorf("%w: no transcoder", engine.ErrNoAudioBridge)
+	}
+	return r.c.AACFor(ctx, key)
+}
 
 // servedBy names the node in every response, as CDNs do.
 func servedBy(id string, h http.Handler) http.Handler {

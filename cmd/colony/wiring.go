@@ -98,20 +98,21 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r
 		reg.Counter("rtmp_bytes_in_total", "Bytes received over RTMP.", func() float64 { return float64(r.Stats().BytesIn) })
 	}
 	if rl != nil {
-		reg.Gauge("relay_sessions_active", "Edges pulling a stream from this origin now.", func() float64 { return float64(rl.Stats().Active) })
+		reg.Gauge("relay_sessions_active", "Nodes pulling a stream from this one now (edges from an origin, edges of a group from its carrier).", func() float64 { return float64(rl.Stats().Active) })
 		reg.Counter("relay_sessions_total", "Relay sessions served since start.", func() float64 { return float64(rl.Stats().Total) })
 		reg.Counter("relay_bytes_out_total", "Bytes sent to edges.", func() float64 { return float64(rl.Stats().BytesOut) })
 	}
 }
 
 // newWebRTC builds the WebRTC server (WHIP, WHEP, WebSocket signalling).
-func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Playback, audio ports.AudioCompanions) (*webrtc.Server, error) {
+func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Playback, audio ports.AudioCompanions, rends webrtc.Renditions) (*webrtc.Server, error) {
 	// Without an advertised address, candidates are the interfaces' own
 	// addresses (loopback included, for a browser on the same machine).
 	ip := net.ParseIP(cfg.Node.AdvertiseAddr)
 	wc := webrtc.Config{IncludeLoopback: ip == nil,
 		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
-		MaxViewers: cfg.WebRTC.MaxViewers, Logger: log, Audio: audio,
+		MaxViewers: cfg.WebRTC.MaxViewers, CPULimit: cfg.WebRTC.CPULimit, NACKBuffer: cfg.WebRTC.NACKBuffer,
+		Logger: log, Audio: audio, Renditions: rends,
 	}
 	switch {
 	case ip != nil && ip.IsLoopback():

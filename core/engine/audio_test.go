@@ -103,3 +103,73 @@ func TestOpusForRefusals(t *testing.T) {
 		})
 	}
 }
+
+// opusTracks are a WebRTC publication's: H.264 and Opus.
+var opusTracks = []media.Track{
+	{Codec: media.H264, ClockRate: 90000, SPS: sps320x240, PPS: []byte{0x68, 0xeb, 0xe3, 0xcb}},
+	{Codec: media.Opus, ClockRate: 48000, SampleRate: 48000, Channels: 2},
+}
+
+func TestAACFor(t *testing.T) {
+	b := &fakeBridge{delay: 20 * time.Millisecond}
+	h := newHarness(t, withBridge(b))
+	k := key("s1")
+	pub := h.publish(t, k)
+	defer pub.End(nil)
+	src, err := pub.Start(opusTracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *media.Stream, 2)
+	for range 2 {
+		go func() {
+			s, err := h.e.AACFor(ctxT(t), k)
+			if err != nil {
+				t.Errorf("AACFor = %v", err)
+			}
+			got <- s
+		}()
+	}
+	a, c := <-got, <-got
+	if a == nil || a != c || a.Tracks()[0].Codec != media.AAC {
+		t.Fatalf("AACFor gave %v and %v, want one shared AAC stream", a, c)
+	}
+	// The Opus companion of an Opus stream does not exist; the AAC one is
+	// not started again.
+	if _, err := h.e.OpusFor(ctxT(t), k); !errors.Is(err, ErrNoAudioBridge) {
+		t.Fatalf("OpusFor of an Opus stream = %v, want ErrNoAudioBridge", err)
+	}
+	if n := b.calls.Load(); n != 1 {
+		t.Fatalf("BridgeAudio called %d times, want once", n)
+	}
+	pub.End(nil)
+	waitClosed(t, "companion ends with the source", a.Done())
+	if !closed(src.Done()) {
+		t.Fatal("source not closed")
+	}
+}
+
+func TestAACForRefusals(t *testing.T) {
+	tests := []struct {
+		name   string
+		bridge ports.AudioBridge
+		tracks []media.Track
+	}{
+		{"no bridge", nil, opusTracks},
+		{"no Opus", &fakeBridge{}, avTracks},
+		{"bridge fails", &fakeBridge{err: errors.New("no plugin")}, opusTracks},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, withBridge(tt.bridge))
+			pub := h.publish(t, key("s1"))
+			defer pub.End(nil)
+			if _, err := pub.Start(tt.tracks); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.e.AACFor(ctxT(t), key("s1")); !errors.Is(err, ErrNoAudioBridge) {
+				t.Fatalf("AACFor = %v, want ErrNoAudioBridge", err)
+			}
+		})
+	}
+}

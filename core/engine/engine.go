@@ -63,6 +63,10 @@ type Deps struct {
 	Load ports.LoadSampler
 	// Puller pulls streams from origins; nil on a standalone node.
 	Puller ports.Puller
+	// Relays counts, per stream, the nodes pulling it from this one (the
+	// relay server): a pull that other edges of the group read from is not
+	// idle. Nil: none.
+	Relays ports.ViewerCounter
 	// Transcoder encodes published streams into their ABR ladder (see
 	// renditions.go); nil: nothing is transcoded.
 	Transcoder ports.Transcoder
@@ -83,6 +87,7 @@ type Engine struct {
 
 	mu     sync.Mutex
 	live   map[stream.Key]*entry
+	ending map[stream.Key]int // publications between leaving live and recording their end
 	pulls  map[stream.Key]*pull
 	rends  map[stream.Key][]ports.Rendition // published renditions, by source
 	family map[stream.Key]stream.Key        // on an edge: rendition -> its source, for idle pulls
@@ -158,6 +163,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		cfg: cfg, deps: deps, log: cfg.Logger,
 		apps:   make(map[stream.App]bool),
 		live:   make(map[stream.Key]*entry),
+		ending: make(map[stream.Key]int),
 		pulls:  make(map[stream.Key]*pull),
 		rends:  make(map[stream.Key][]ports.Rendition),
 		family: make(map[stream.Key]stream.Key),

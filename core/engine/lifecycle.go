@@ -85,6 +85,7 @@ func (e *Engine) beat(ctx context.Context) {
 	} else if n != e.publishedHere() {
 		e.reconcileClaims(ctx)
 	}
+	e.renewCarriers(ctx, now)
 	e.publishViewers(ctx, now)
 	e.sweep(ctx, now)
 	if n, err := e.deps.Store.PurgeNodes(ctx, now.Add(-e.cfg.PurgeAfter)); err != nil {
@@ -190,8 +191,9 @@ func (e *Engine) sweep(ctx context.Context, now time.Time) {
 		if owner == string(e.cfg.Self.ID) {
 			e.mu.Lock()
 			_, here := e.live[b.Key]
+			ending := e.ending[b.Key] > 0
 			e.mu.Unlock()
-			if here {
+			if here || ending {
 				continue
 			}
 		} else if alive[owner] {

@@ -383,3 +383,47 @@ func TestDBQueryAverage(t *testing.T) {
 		t.Fatalf("DBQueryAvgMs for 500ns = %v, want 0.0005", got)
 	}
 }
+
+// A publication that has left the live set but not yet recorded its end
+// (stopping its renditions takes a while) is not a crash leftover: the
+// sweep leaves it to End, which records it finished.
+func TestSweepSparesEndingPublication(t *testing.T) {
+	h := newHarness(t)
+	k := key("ending")
+	pub, _ := h.start(t, k)
+	h.e.mu.Lock()
+	en := h.e.live[k]
+	delete(h.e.live, k) // End's first step
+	h.e.ending[k]++
+	h.e.mu.Unlock()
+
+	h.e.sweep(t.Context(), h.clock.Now())
+	if b, _ := h.store.broadcast(k); b.Status != stream.StatusBroadcasting {
+		t.Fatalf("sweep marked an ending publication %s", b.Status)
+	}
+
+	h.e.mu.Lock()
+	h.e.live[k] = en
+	h.e.ending[k]--
+	h.e.mu.Unlock()
+	pub.End(nil)
+	if b, _ := h.store.broadcast(k); b.Status != stream.StatusFinished {
+		t.Fatalf("after End: %s, want finished", b.Status)
+	}
+	h.e.mu.Lock()
+	left := len(h.e.ending)
+	h.e.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("ending set keeps %d entries after End", left)
+	}
+	// Without the guard the same sweep takes it for a leftover.
+	k2 := key("leftover")
+	h.start(t, k2)
+	h.e.mu.Lock()
+	delete(h.e.live, k2)
+	h.e.mu.Unlock()
+	h.e.sweep(t.Context(), h.clock.Now())
+	if b, _ := h.store.broadcast(k2); b.Status != stream.StatusTerminatedUnexpectedly {
+		t.Fatalf("a broadcast of this node that is neither live nor ending: %s, want terminated_unexpectedly", b.Status)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/core/node"
 	"github.com/colony-live/colony/core/origin"
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
@@ -60,10 +61,24 @@ func (e *Engine) Play(ctx context.Context, req ports.PlayRequest) (*media.Stream
 	}
 }
 
-// pull is an edge's relay of one stream from its origin.
+// pull is an edge's relay of one stream from its origin (or from a node of
+// its group that carries it, see pull_carrier.go).
 type pull struct {
 	ready chan struct{} // closed once the first attempt succeeded (en set) or failed (err set)
 	err   error
+
+	// Guarded by e.mu: this node advertises itself as a carrier of the
+	// stream, pulling it from the origin upstream; checkDup: the next
+	// heartbeat looks for another carrier of the group to yield to (see
+	// yieldToCarriers); yielded: the session was stopped to do so; stopRun
+	// stops the current session.
+	carrier  bool
+	upstream node.ID
+	checkDup bool
+	yielded  bool
+	stopRun  context.CancelFunc
+	// avoided: carriers that failed this pull, until when (guarded by e.mu).
+	avoided map[node.ID]time.Time
 }
 
 // startPull starts pulling key unless a pull is under way; e.mu must not be held.
@@ -88,34 +103,49 @@ func (e *Engine) startPull(key stream.Key) *pull {
 	return p
 }
 
-// openPull resolves the origin of key in the registry and opens a pull from it.
-func (e *Engine) openPull(ctx context.Context, key stream.Key) (ports.PullSession, origin.Claim, error) {
+// openPull resolves the origin of key in the registry and opens a pull from
+// it, or from a carrier of this node's group when the origin is in another
+// group and carriers may be used (see source).
+func (e *Engine) openPull(ctx context.Context, key stream.Key, p *pull, carriers bool) (ports.PullSession, source, error) {
 	var claim origin.Claim
 	err := e.timed(func() error {
 		var err error
 		claim, err = e.deps.Store.Origin(ctx, key)
 		return err
 	})
+	src := source{origin: claim, from: claim}
 	switch {
 	case errors.Is(err, origin.ErrNoClaim):
-		return nil, claim, fmt.Errorf("%w: %s has no origin", ports.ErrStreamNotFound, key)
+		return nil, src, fmt.Errorf("%w: %s has no origin", ports.ErrStreamNotFound, key)
 	case err != nil:
-		return nil, claim, fmt.Errorf("look up origin of %s: %w", key, err)
+		return nil, src, fmt.Errorf("look up origin of %s: %w", key, err)
 	case claim.Node == e.cfg.Self.ID:
-		return nil, claim, fmt.Errorf("%w: %s is claimed by this node but not live here", ports.ErrStreamNotFound, key)
+		return nil, src, fmt.Errorf("%w: %s is claimed by this node but not live here", ports.ErrStreamNotFound, key)
 	case claim.Stale(e.cfg.Now(), e.cfg.DeadAfter):
-		return nil, claim, fmt.Errorf("%w: origin %s of %s is not heartbeating", ports.ErrStreamNotFound, claim.Node, key)
+		return nil, src, fmt.Errorf("%w: origin %s of %s is not heartbeating", ports.ErrStreamNotFound, claim.Node, key)
+	}
+	src = e.source(ctx, key, claim, p, carriers)
+	if src.viaCarrier() {
+		sess, err := e.deps.Puller.Open(ctx, key, src.from)
+		if err == nil {
+			return sess, src, nil
+		}
+		// The carrier stopped or is unreachable: the origin itself, and
+		// this carrier no more for a while.
+		e.avoid(p, src.from.Node, e.cfg.Now().Add(e.cfg.DeadAfter))
+		e.log.Info("cannot pull from the group's carrier: pulling from the origin", "stream", key.String(), "carrier", src.from.Node, "err", err)
+		src = src.direct()
 	}
 	sess, err := e.deps.Puller.Open(ctx, key, claim)
 	if errors.Is(err, ports.ErrStreamNotFound) {
 		// Claimed but not started yet: the origin waits for the
 		// publisher's sequence headers.
-		return nil, claim, fmt.Errorf("pull %s from %s: %w: %w", key, claim.Node, errOriginNotReady, err)
+		return nil, src, fmt.Errorf("pull %s from %s: %w: %w", key, claim.Node, errOriginNotReady, err)
 	}
 	if err != nil {
-		return nil, claim, fmt.Errorf("pull %s from %s: %w", key, claim.Node, err)
+		return nil, src, fmt.Errorf("pull %s from %s: %w", key, claim.Node, err)
 	}
-	return sess, claim, nil
+	return sess, src, nil
 }
 
 // runPull owns one pull: it opens it, publishes the local copy, re-pulls from
@@ -126,9 +156,9 @@ func (e *Engine) runPull(key stream.Key, p *pull) {
 	log := e.log.With("stream", key.String(), "proto", "relay")
 
 	openCtx, openCancel := context.WithTimeout(ctx, 10*time.Second)
-	sess, claim, err := e.openPull(openCtx, key)
+	sess, src, err := e.openPull(openCtx, key, p, true)
 	for errors.Is(err, errOriginNotReady) && sleepCtx(openCtx, 200*time.Millisecond) {
-		sess, claim, err = e.openPull(openCtx, key)
+		sess, src, err = e.openPull(openCtx, key, p, true)
 	}
 	openCancel()
 	if err != nil {
@@ -158,9 +188,11 @@ func (e *Engine) runPull(key stream.Key, p *pull) {
 	e.mu.Unlock()
 	e.attach(key, s)
 	close(p.ready)
-	log.Info("pull started", "origin", claim.Node, "addr", claim.RelayAddr)
+	log.Info("pull started", "origin", src.origin.Node, "from", src.from.Node, "addr", src.from.RelayAddr)
+	e.carry(ctx, key, p, src)
 
 	defer func() {
+		e.stopCarrying(key, p)
 		e.mu.Lock()
 		if e.live[key] == en {
 			delete(e.live, key)
@@ -190,15 +222,35 @@ func (e *Engine) runPull(key stream.Key, p *pull) {
 		s.Write(u)
 	}
 	for {
-		err := sess.Run(ctx, write)
+		runCtx, stopRun := context.WithCancel(ctx)
+		e.mu.Lock()
+		p.stopRun = stopRun
+		e.mu.Unlock()
+		err := sess.Run(runCtx, write)
+		stopRun()
 		if ctx.Err() != nil {
 			return
 		}
-		log.Info("pull interrupted; following the registry", "err", err)
-		sess = e.reopen(ctx, key, tracks, log)
+		e.mu.Lock()
+		yielded := p.yielded
+		p.yielded, p.stopRun = false, nil
+		e.mu.Unlock()
+		if yielded {
+			log.Info("another node of the group carries the stream: pulling from it")
+		} else {
+			log.Info("pull interrupted; following the registry", "err", err)
+		}
+		// A carrier withdraws before it looks for a new source, so that no
+		// node of its group picks it meanwhile, and falls back to the
+		// origin itself: carriers pull only from origins (or, yielding,
+		// from a carrier of lower id, which never yields back), so pulls
+		// never form a loop.
+		wasCarrier := e.stopCarrying(key, p)
+		sess, src = e.reopen(ctx, key, p, tracks, !wasCarrier || yielded, log)
 		if sess == nil {
 			return
 		}
+		e.carry(ctx, key, p, src)
 		// Keep the local timeline continuous across origins.
 		if haveLast {
 			offset = lastDTS + 40*time.Millisecond
@@ -220,31 +272,32 @@ func (e *Engine) runPull(key stream.Key, p *pull) {
 }
 
 // reopen retries the pull of key for up to PullRetryFor, following the
-// registry to a new origin. It gives up (nil) when the tracks changed, when
-// nobody watches, or when time runs out.
-func (e *Engine) reopen(ctx context.Context, key stream.Key, tracks []media.Track, log *slog.Logger) ports.PullSession {
+// registry to a new origin (through a carrier of the group when carriers
+// is set). It gives up (nil) when the tracks changed, when nobody watches,
+// or when time runs out.
+func (e *Engine) reopen(ctx context.Context, key stream.Key, p *pull, tracks []media.Track, carriers bool, log *slog.Logger) (ports.PullSession, source) {
 	deadline := time.Now().Add(e.cfg.PullRetryFor)
 	backoff := 250 * time.Millisecond
 	for time.Now().Before(deadline) {
 		if !sleepCtx(ctx, backoff) {
-			return nil
+			return nil, source{}
 		}
 		backoff = min(backoff*2, 2*time.Second)
 		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		sess, claim, err := e.openPull(octx, key)
+		sess, src, err := e.openPull(octx, key, p, carriers)
 		cancel()
 		if err != nil {
 			continue
 		}
 		if !sameTracks(tracks, sess.Tracks()) {
-			log.Info("origin's tracks changed: restarting the stream", "origin", claim.Node)
+			log.Info("origin's tracks changed: restarting the stream", "origin", src.origin.Node)
 			sess.Close()
-			return nil
+			return nil, source{}
 		}
-		log.Info("pull resumed", "origin", claim.Node, "addr", claim.RelayAddr)
-		return sess
+		log.Info("pull resumed", "origin", src.origin.Node, "from", src.from.Node, "addr", src.from.RelayAddr)
+		return sess, src
 	}
-	return nil
+	return nil, source{}
 }
 
 func sameTracks(a, b []media.Track) bool {
@@ -261,7 +314,8 @@ func sameTracks(a, b []media.Track) bool {
 
 // watchIdle cancels a pull that has had no viewers for PullIdleTimeout.
 // The viewers of a stream's renditions count for the stream and all its
-// renditions (see familyViewers).
+// renditions (see familyViewers), and so do the nodes of the group that
+// pull it from this one (a carrier, see relayed).
 func (e *Engine) watchIdle(ctx context.Context, cancel context.CancelFunc, key stream.Key) {
 	every := min(time.Second, e.cfg.PullIdleTimeout/4)
 	t := time.NewTicker(every)
@@ -273,7 +327,7 @@ func (e *Engine) watchIdle(ctx context.Context, cancel context.CancelFunc, key s
 			return
 		case <-t.C:
 		}
-		if e.familyViewers(key) > 0 {
+		if e.familyViewers(key) > 0 || e.relayed(key) > 0 {
 			idleSince = time.Now()
 			continue
 		}

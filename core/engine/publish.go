@@ -126,6 +126,16 @@ func (p *publication) End(err error) {
 		if e.live[en.key] == en {
 			delete(e.live, en.key)
 		}
+		// Until its end is recorded, the heartbeat's sweep must not take
+		// the broadcast for one left over by a crash.
+		e.ending[en.key]++
+		defer func() {
+			e.mu.Lock()
+			if e.ending[en.key]--; e.ending[en.key] <= 0 {
+				delete(e.ending, en.key)
+			}
+			e.mu.Unlock()
+		}()
 		s := en.s
 		e.mu.Unlock()
 		e.stopABR(en) // renditions end (and release their claims) first

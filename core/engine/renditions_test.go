@@ -209,7 +209,12 @@ func TestRenditionClaimTakenElsewhere(t *testing.T) {
 	h := newHarness(t, withABR(tc, testLadder))
 	h.originClaim(key("s1_480p"), "node-b") // another origin has it
 	h.start(t, key("s1"))
-	eventually(t, "240p live", func() bool { _, ok := h.e.LocalStream(key("s1_240p")); return ok })
+	// The rendition goes live before the source's list of renditions is
+	// set: wait for both.
+	eventually(t, "240p live and listed", func() bool {
+		_, ok := h.e.LocalStream(key("s1_240p"))
+		return ok && len(h.e.Renditions(key("s1"))) > 0
+	})
 	if _, ok := h.e.LocalStream(key("s1_480p")); ok {
 		t.Fatal("a rendition claimed elsewhere was published here")
 	}

@@ -27,13 +27,14 @@ type MemStore struct {
 	nodes      map[node.ID]node.Node
 	claims     map[stream.Key]origin.Claim
 	broadcasts map[stream.Key]stream.Broadcast
+	carriers   map[carrierID]ports.Carrier
 }
 
 var _ ports.Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
-	return &MemStore{failOp: map[string]bool{}, calls: map[string]int{}, nodes: map[node.ID]node.Node{}, claims: map[stream.Key]origin.Claim{}, broadcasts: map[stream.Key]stream.Broadcast{}}
+	return &MemStore{failOp: map[string]bool{}, calls: map[string]int{}, nodes: map[node.ID]node.Node{}, claims: map[stream.Key]origin.Claim{}, broadcasts: map[stream.Key]stream.Broadcast{}, carriers: map[carrierID]ports.Carrier{}}
 }
 
 // SetDown makes the store unreachable (true) or reachable again.

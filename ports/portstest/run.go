@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) ports.Store) {
 	t.Run("NodeRegistry", func(t *testing.T) { runNodes(t, open) })
 	t.Run("OriginClaims", func(t *testing.T) { runClaims(t, open) })
 	t.Run("ClaimRace", func(t *testing.T) { runClaimRace(t, open) })
+	t.Run("StreamRelays", func(t *testing.T) { runCarriers(t, open) })
 	t.Run("StreamCatalog", func(t *testing.T) { runCatalog(t, open) })
 	t.Run("BroadcastList", func(t *testing.T) { runList(t, open) })
 }

@@ -67,7 +67,18 @@
     const text = await resp.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
-    if (resp.status === 403 && !opts.noLogin) throw new Forbidden(data && data.message);
+    if ((resp.status === 403 || resp.status === 429) && !opts.noLogin) {
+      // A token refused (expired, or too many bad ones: 429) is dropped, so
+      // that the page stops sending it; the login form says why.
+      const dropped = Boolean(state.token);
+      if (dropped) {
+        state.token = '';
+        sessionStorage.removeItem('colony.token');
+      }
+      const err = new Forbidden(data && data.message);
+      err.dropped = dropped;
+      throw err;
+    }
     if (!resp.ok) {
       const err = new Error((data && data.message) || `${resp.status} ${resp.statusText}`);
       err.status = resp.status;
@@ -82,7 +93,7 @@
       return await f();
     } catch (e) {
       if (e instanceof Forbidden) {
-        showLogin();
+        showLogin(e.dropped ? e.message : '');
         return undefined;
       }
       throw e;
@@ -122,10 +133,11 @@
   const loginError = document.getElementById('login-error');
   const logoutButton = document.getElementById('logout');
 
-  function showLogin() {
+  function showLogin(why) {
     if (state.cleanup) { state.cleanup(); state.cleanup = null; }
     state.gen++;
     main.replaceChildren();
+    loginError.textContent = why || '';
     login.hidden = false;
     document.getElementById('login-user').focus();
   }
@@ -227,6 +239,18 @@
         api(`/${enc(app)}/rest/v2/broadcasts/active-live-stream-count`),
       ])) || [];
       if (!list) return;
+      // Viewers of the live streams counted now, over the whole cluster (the
+      // list has the origin's own, from its last heartbeat).
+      await Promise.all(list.filter((b) => b.status === 'broadcasting').map(async (b) => {
+        try {
+          const st = await api(`/${enc(app)}/rest/v2/broadcasts/${enc(b.streamId)}/broadcast-statistics`);
+          if (st) {
+            b.hlsViewerCount = st.totalHLSWatchersCount;
+            b.webRTCViewerCount = st.totalWebRTCWatchersCount;
+            b.rtmpViewerCount = st.totalRTMPWatchersCount;
+          }
+        } catch (_) { /* keep the list's counts */ }
+      }));
       count.textContent = `${fmtInt(active.number)} live of ${fmtInt(total.number)}`;
       tbody.replaceChildren(...(list.length ? list.map(row) : [h('tr', {}, h('td', { colspan: 10, class: 'empty' }, 'No broadcasts.'))]));
       prev.disabled = offset === 0;

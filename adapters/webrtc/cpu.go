@@ -1,0 +1,63 @@
+package webrtc
+
+import (
+	"math"
+	"runtime"
+	"time"
+)
+
+// cpuSampleEvery is how often the server measures its process's CPU use
+// for Config.CPULimit.
+const cpuSampleEvery = time.Second
+
+// cpuLoad measures the process's CPU use as a fraction of the machine's
+// cores between successive calls of sample.
+type cpuLoad struct {
+	cores    float64
+	cpu      func() time.Duration // the process's CPU time so far
+	lastCPU  time.Duration
+	lastWall time.Time
+}
+
+func newCPULoad(cpu func() time.Duration, now time.Time) *cpuLoad {
+	return &cpuLoad{cores: float64(runtime.NumCPU()), cpu: cpu, lastCPU: cpu(), lastWall: now}
+}
+
+// sample returns the fraction of the cores used since the previous sample.
+func (c *cpuLoad) sample(now time.Time) float64 {
+	used := c.cpu()
+	wall := now.Sub(c.lastWall)
+	d := used - c.lastCPU
+	c.lastCPU, c.lastWall = used, now
+	if wall <= 0 {
+		return 0
+	}
+	return d.Seconds() / wall.Seconds() / c.cores
+}
+
+// watchCPU samples the process's CPU use until the server closes, and
+// keeps the last figure for admission (overloaded).
+func (s *Server) watchCPU() {
+	defer s.wg.Done()
+	load := newCPULoad(processCPU, time.Now())
+	t := time.NewTicker(cpuSampleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-t.C:
+			s.cpu.Store(math.Float64bits(load.sample(now)))
+		}
+	}
+}
+
+// overloaded reports whether the process's last measured CPU use is past
+// Config.CPULimit.
+func (s *Server) overloaded() (float64, bool) {
+	if s.cfg.CPULimit < 0 {
+		return 0, false
+	}
+	f := math.Float64frombits(s.cpu.Load())
+	return f, f > s.cfg.CPULimit
+}

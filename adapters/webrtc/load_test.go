@@ -1,0 +1,142 @@
+package webrtc
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/ports"
+	pion "github.com/pion/webrtc/v4"
+)
+
+// loadClip is the repository's 720p30 clip as an H.264 fixture.
+func loadClip(t *testing.T) h264Fixture {
+	t.Helper()
+	clip, err := filepath.Abs("../../testdata/clip-720p30.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "clip.h264")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", clip, "-map", "0:v:0", "-c:v", "copy",
+		"-bsf:v", "h264_mp4toannexb,h264_metadata=aud=insert", "-f", "h264", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	return parseH264Fixture(t, path)
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestLoadViewers plays the 720p30 clip in real time to
+// COLONY_WEBRTC_LOAD WHEP viewers (pion clients in this process) for
+// COLONY_WEBRTC_LOAD_SECS seconds (default 20), and reports the CPU and
+// heap of the whole process (server and clients); COLONY_WEBRTC_LOAD_HEAP
+// names a heap profile to write under load. It is for profiling:
+//
+//	COLONY_WEBRTC_LOAD=100 go test -run TestLoadViewers -cpuprofile cpu.out -memprofile mem.out ./adapters/webrtc
+func TestLoadViewers(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("COLONY_WEBRTC_LOAD"))
+	if n <= 0 {
+		t.Skip("set COLONY_WEBRTC_LOAD=N to run N viewers")
+	}
+	secs, _ := strconv.Atoi(os.Getenv("COLONY_WEBRTC_LOAD_SECS"))
+	if secs <= 0 {
+		secs = 20
+	}
+	fx := loadClip(t)
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps, Width: 1280, Height: 720}}, media.StreamConfig{})
+	defer st.Close()
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	cfg := Config{}
+	if p, _ := strconv.Atoi(os.Getenv("COLONY_WEBRTC_LOAD_MUX")); p > 0 {
+		cfg.UDPMuxPort = p
+		cfg.noBatch = os.Getenv("COLONY_WEBRTC_LOAD_NOBATCH") != ""
+	}
+	_, hs := newTestServer(t, cfg, fakeIngest{publish: noPublish}, play)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	wg.Add(1)
+	go func() { // the publisher, in real time, looping the clip
+		defer wg.Done()
+		tick := time.NewTicker(fixtureFrameDur)
+		defer tick.Stop()
+		loop := time.Duration(len(fx.aus)) * fixtureFrameDur
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			u := fx.unit(i % len(fx.aus))
+			off := time.Duration(i/len(fx.aus)) * loop
+			u.PTS, u.DTS = u.PTS+off, u.DTS+off
+			st.Write(u)
+		}
+	}()
+
+	var nbytes, pkts atomic.Int64
+	for i := range n {
+		pc := newClientPC(t)
+		if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+		pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+			buf := make([]byte, 1500)
+			for {
+				k, _, err := tr.Read(buf)
+				if err != nil {
+					return
+				}
+				nbytes.Add(int64(k))
+				pkts.Add(1)
+			}
+		})
+		resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, pc))
+		if resp.StatusCode != 201 {
+			t.Fatalf("viewer %d: %d %s", i, resp.StatusCode, answer)
+		}
+		if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(5 * time.Second) // warm up
+	runtime.GC()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	c0, b0, p0, w0 := cpuTime(), nbytes.Load(), pkts.Load(), time.Now()
+	time.Sleep(time.Duration(secs) * time.Second)
+	c1, b1, p1, w1 := cpuTime(), nbytes.Load(), pkts.Load(), time.Now()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	if path := os.Getenv("COLONY_WEBRTC_LOAD_HEAP"); path != "" { // a heap profile under load
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	}
+	wall := w1.Sub(w0).Seconds()
+	t.Logf("%d viewers: process CPU %.2f cores; received %.2f Mbit/s per viewer, %.0f packets/s in all; heap in use %.1f MB, sys %.1f MB, %d goroutines; %.0f allocs/s",
+		n, (c1-c0).Seconds()/wall, float64(b1-b0)*8/wall/1e6/float64(n), float64(p1-p0)/wall,
+		float64(m1.HeapInuse)/1e6, float64(m1.Sys)/1e6, runtime.NumGoroutine(), float64(m1.Mallocs-m0.Mallocs)/wall)
+}

@@ -1,0 +1,4 @@
+package webrtc
+
+// sysSendmmsg is sendmmsg(2)'s number (the syscall package lacks it on amd64).
+const sysSendmmsg = 307

@@ -1,0 +1,4 @@
+package webrtc
+
+// sysSendmmsg is sendmmsg(2)'s number.
+const sysSendmmsg = 269

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEditConfigKeepsTheRest(t *testing.T) {
+	tests := []struct {
+		name   string
+		before string // "" = no file
+		edits  []configEdit
+		check  func(t *testing.T, text string, cfg Config)
+	}{
+		{
+			name:   "to cluster, comments and other keys kept, defaults not pinned",
+			before: "# my node\nlog_level: debug # chatty\nrest:\n  jwt_secret: \"0123456789abcdef0123456789abcdef\"\n",
+			edits:  []configEdit{{"mode", "cluster"}, {"mongo.uri", "mongodb://db1:27017/"}, {"mongo.database", "colony"}, {"cluster_secret", "s3cret"}},
+			check: func(t *testing.T, text string, cfg Config) {
+				for _, want := range []string{"# my node", "# chatty", "log_level: debug", "jwt_secret:"} {
+					if !strings.Contains(text, want) {
+						t.Errorf("lost %q:\n%s", want, text)
+					}
+				}
+				if strings.Contains(text, "allowed_cidrs") || strings.Contains(text, "hls:") {
+					t.Errorf("defaults written into the file:\n%s", text)
+				}
+				if cfg.Mode != "cluster" || cfg.Mongo.URI != "mongodb://db1:27017/" || cfg.Mongo.Database != "colony" || cfg.ClusterSecret != "s3cret" || cfg.LogLevel != "debug" {
+					t.Errorf("loaded %+v", cfg)
+				}
+				if cfg.REST.AllowedCIDRs != nil {
+					t.Errorf("rest.allowed_cidrs = %v, want unset (loopback default)", cfg.REST.AllowedCIDRs)
+				}
+			},
+		},
+		{
+			name:  "no file yet",
+			edits: []configEdit{{"mode", "cluster"}, {"mongo.uri", "mongodb://db1/"}},
+			check: func(t *testing.T, _ string, cfg Config) {
+				if cfg.Mode != "cluster" || cfg.Mongo.URI != "mongodb://db1/" {
+					t.Errorf("loaded %+v", cfg)
+				}
+			},
+		},
+		{
+			name:   "back to standalone removes the uri",
+			before: "mode: cluster\nmongo:\n  uri: mongodb://u:p@db1/\n  database: colony\ncluster_secret: x\n",
+			edits:  []configEdit{{"mode", "standalone"}, {"mongo.uri", nil}},
+			check: func(t *testing.T, text string, cfg Config) {
+				if cfg.Mode != "standalone" || cfg.Mongo.URI != "" || strings.Contains(text, "u:p@") {
+					t.Errorf("loaded %+v from:\n%s", cfg, text)
+				}
+				if cfg.Mongo.Database != "colony" || cfg.ClusterSecret != "x" {
+					t.Errorf("other keys lost: %+v", cfg)
+				}
+			},
+		},
+		{
+			name:   "a scalar where a section is expected is replaced",
+			before: "mongo: none\n",
+			edits:  []configEdit{{"mongo.uri", "mongodb://db1/"}, {"mode", "cluster"}},
+			check: func(t *testing.T, _ string, cfg Config) {
+				if cfg.Mongo.URI != "mongodb://db1/" {
+					t.Errorf("loaded %+v", cfg)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "colony.yaml")
+			if tc.before != "" {
+				if err := os.WriteFile(path, []byte(tc.before), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := editConfig(path, tc.edits...); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig(path)
+			if err != nil {
+				t.Fatalf("edited config does not load: %v\n%s", err, b)
+			}
+			tc.check(t, string(b), cfg)
+		})
+	}
+}
+
+// An edit that would leave an invalid config (cluster mode without a
+// registry) leaves the file as it was.
+func TestEditConfigRefusesInvalidResult(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "colony.yaml")
+	before := []byte("# keep me\nmode: standalone\n")
+	if err := os.WriteFile(path, before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := editConfig(path, configEdit{"mode", "cluster"}); err == nil {
+		t.Fatal("cluster mode without mongo.uri accepted")
+	}
+	after, _ := os.ReadFile(path)
+	if string(after) != string(before) {
+		t.Fatalf("file changed to:\n%s", after)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temp file left behind: %v", err)
+	}
+}
