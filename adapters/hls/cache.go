@@ -36,10 +36,13 @@ func newServedFile(res *bufferedWriter, owner *playlistFeed, msn uint64) *served
 }
 
 // joinParts returns a segment made of its parts (an fMP4 segment is its
-// parts end to end, as gohlslib stores it), or nil if one is missing.
+// parts end to end, as gohlslib stores it), or nil if one is missing. The
+// parts' entries are then re-pointed into the segment's bytes, so the cache
+// holds each byte of media once (readers still holding an old entry keep
+// its bytes until they are done).
 func (c *fileCache) joinParts(parts []string, owner *playlistFeed, msn uint64) *servedFile {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	files := make([]*servedFile, len(parts))
 	n := 0
 	for i, name := range parts {
@@ -53,6 +56,13 @@ func (c *fileCache) joinParts(parts []string, owner *playlistFeed, msn uint64) *
 	body := make([]byte, 0, n)
 	for _, f := range files {
 		body = append(body, f.body...)
+	}
+	off := 0
+	for i, f := range files {
+		part := *f
+		part.body = body[off : off+len(f.body) : off+len(f.body)]
+		off += len(f.body)
+		c.files[parts[i]] = &part
 	}
 	return &servedFile{
 		body: body, ctype: files[0].ctype, cacheControl: files[0].cacheControl,

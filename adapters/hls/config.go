@@ -61,8 +61,10 @@ type Config struct {
 	SegmentMinDuration time.Duration
 	// PartMinDuration is the shortest Low-Latency HLS part (default 200ms).
 	PartMinDuration time.Duration
-	// Directory holds the segments of each stream in a subdirectory of its
-	// own; empty (default) keeps them in RAM.
+	// Directory is where the muxer (gohlslib) keeps its copy of each
+	// stream's segments, in a subdirectory per stream; requests are served
+	// from an in-memory cache either way. Empty (default): gohlslib keeps
+	// them in RAM too, in buffers that grow to about twice the media.
 	Directory string
 	// Logger receives the server's logs (default: discarded).
 	Logger *slog.Logger

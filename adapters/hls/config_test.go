@@ -2,6 +2,8 @@ package hls
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -43,7 +45,25 @@ func TestConfig(t *testing.T) {
 func TestDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	// What a crash left behind is removed at start; nothing else is.
+	leftover := filepath.Join(dir, muxerDirPrefix+"LiveApp_old_123")
+	if err := os.MkdirAll(leftover, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(leftover, "seg1.mp4"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(dir, "operator-notes")
+	if err := os.Mkdir(mine, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	ts := newTestServer(t, Config{Variant: VariantFMP4, Directory: dir})
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Fatalf("leftover segment directory kept: %v", err)
+	}
+	if err := os.Remove(mine); err != nil {
+		t.Fatalf("a directory not Colony's was touched: %v", err)
+	}
 	key := mustKey(t, "LiveApp", "disk")
 	_, stop := ts.publish(t, key, 4*time.Second)
 	_, mediaPath := ts.mainPlaylist(t, "disk")

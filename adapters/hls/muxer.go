@@ -42,7 +42,7 @@ type streamMuxer struct {
 	// the stream is announced.
 	minSegments int
 	ll          bool       // the Low-Latency variant: blocking reloads and parts
-	files       *fileCache // nil when segments are on disk (Directory)
+	files       *fileCache // what requests are served from
 	leading     int        // the track whose keyframes may end a segment
 
 	// The AAC companion of Opus audio (see companion.go): when opus is a
@@ -91,15 +91,17 @@ func newStreamMuxer(ctx context.Context, cfg Config, key stream.Key, src *media.
 	if cfg.Directory != "" {
 		// Each muxer gets a directory: gohlslib writes fixed playlist names
 		// there in the non-low-latency variants.
-		dir, err := os.MkdirTemp(cfg.Directory, string(key.App)+"_"+string(key.ID)+"_")
+		dir, err := os.MkdirTemp(cfg.Directory, muxerDirPrefix+string(key.App)+"_"+string(key.ID)+"_")
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("segment directory: %w", err)
 		}
 		sm.dir = dir
-	} else {
-		sm.files = newFileCache()
 	}
+	// Requests are served from the cache either way; with a directory,
+	// gohlslib's own copy of the window is in files (the kernel's page
+	// cache, sized exactly) rather than in grown buffers on the heap.
+	sm.files = newFileCache()
 	if sm.opus >= 0 {
 		return sm, nil // run starts the muxer once the companion is there
 	}

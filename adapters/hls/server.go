@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +63,7 @@ func New(cfg Config, play ports.Playback) (*Server, error) {
 		if err := os.MkdirAll(cfg.Directory, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: directory: %w", ErrInvalidConfig, err)
 		}
+		removeLeftovers(cfg.Directory, cfg.Logger)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
@@ -221,4 +224,23 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+}
+
+// muxerDirPrefix starts the name of each muxer's segment directory.
+const muxerDirPrefix = "colony-hls-"
+
+// removeLeftovers removes the segment directories a previous run left in
+// dir (a crash skips their removal); nothing else in dir is touched.
+func removeLeftovers(dir string, log *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), muxerDirPrefix) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				log.Warn("cannot remove a leftover segment directory", "dir", e.Name(), "err", err)
+			}
+		}
+	}
 }

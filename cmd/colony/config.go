@@ -127,6 +127,12 @@ type HLSConfig struct {
 	SegmentDuration time.Duration `yaml:"segment_duration"`
 	// PartDuration is the minimum LL-HLS part length (default 200ms).
 	PartDuration time.Duration `yaml:"part_duration"`
+	// Directory, when set, is where the muxer keeps its copy of each
+	// stream's segment window: about a third of the memory per stream (the
+	// page cache holds the media at its size instead of grown heap buffers),
+	// for more CPU (one write per MP4 box). Empty (default): in RAM.
+	// Viewers are served from memory either way.
+	Directory string `yaml:"directory"`
 	// Audio is what HLS carries of Opus audio (WebRTC publications): auto
 	// (default: its AAC re-encoding by the transcoder plugin when there is
 	// one, else the Opus), aac (AAC or no audio) or opus.

@@ -6,7 +6,9 @@
 #   scripts/bench/idle-streams.sh [N]      (default 20)
 #
 # Environment: COLONY_BIN (default bin/colony, built if missing), SETTLE
-# (seconds to wait once all publish, default 20: the HLS windows fill).
+# (seconds to wait once all publish, default 20: the HLS windows fill), then
+# CPU is measured over 10 s. Run with `--config FILE` settings through
+# COLONY_ARGS (e.g. a config with hls.directory: memory).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,7 +29,7 @@ trap cleanup EXIT
 http=${COLONY_HTTP_PORT:-19180}
 rtmp=${COLONY_RTMP_PORT:-19450}
 "$colony_bin" run --data-dir "$work/data" --http-addr "127.0.0.1:$http" --rtmp-addr "127.0.0.1:$rtmp" \
-	--relay-addr "127.0.0.1:${COLONY_RELAY_PORT:-19101}" --log-level warn >"$work/colony.log" 2>&1 &
+	--relay-addr "127.0.0.1:${COLONY_RELAY_PORT:-19101}" --log-level warn ${COLONY_ARGS:-} >"$work/colony.log" 2>&1 &
 server=$!
 pids+=("$server")
 for _ in $(seq 100); do
@@ -36,6 +38,7 @@ for _ in $(seq 100); do
 done
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$server/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 heap_b() { curl -fs "http://127.0.0.1:$http/metrics" | awk '/^go_memstats_heap_inuse_bytes / {printf "%d", $2}'; }
 
 sleep 3
@@ -47,10 +50,14 @@ for i in $(seq "$n"); do
 	pids+=("$!")
 done
 sleep "$settle"
+t0=$(cpu_ticks)
+sleep 10
+t1=$(cpu_ticks)
 live=$(curl -fs "http://127.0.0.1:$http/LiveApp/rest/v2/broadcasts/active-live-stream-count" | sed 's/[^0-9]//g')
 rss1=$(rss_kb)
 heap1=$(heap_b)
 echo "streams live: $live of $n (after ${settle}s)"
+echo "CPU:     $(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", (b - a) / hz / 10}') cores over 10 s (ingest, muxing; no viewers)"
 echo "RSS:     $((rss0 / 1024)) MB idle server -> $((rss1 / 1024)) MB; per stream $(awk -v a="$rss0" -v b="$rss1" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / 1024 / n}') MB"
 echo "Go heap: $((heap0 / 1048576)) MB -> $((heap1 / 1048576)) MB; per stream $(awk -v a="$heap0" -v b="$heap1" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / 1048576 / n}') MB"
 [ "$live" = "$n" ]
