@@ -66,11 +66,12 @@ web: ## refresh the dashboard's vendored hls.js from npm (web/package-lock.json)
 
 bench: build ## Go benchmarks of the hot paths, then the short load matrix against colony and nginx-rtmp (under 5 min)
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+	$(GO) test -run '^$$' -bench 'BenchmarkServe|BenchmarkViewerFrame' -benchmem ./adapters/hls ./adapters/webrtc
 	command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-rtmp >/dev/null)
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh short
 
-bench-full: build ## the full load matrix (about 12 min): HLS/LL-HLS 1-500, WHEP/WS 1-200, nginx-rtmp beside
+bench-full: build ## the full load matrix (about 15 min): HLS 1-500, LL-HLS 1-200, WHEP 1-400, nginx-rtmp beside
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh full
 
 clean: ## remove build outputs
