@@ -10,7 +10,7 @@ BIN := bin
 FUZZTIME ?= 10000x
 E2E_TIMEOUT ?= 20m
 
-.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web plugins proto bench-full
+.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web plugins proto bench-full bench-edge
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ bench: build ## Go benchmarks of the hot paths, then the short load matrix again
 
 bench-full: build ## the full load matrix (about 15 min): HLS 1-500, LL-HLS 1-200, WHEP 1-400, nginx-rtmp beside
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh full
+
+bench-edge: build ferretdb ## the load matrix through the edge of a two-node cluster (about 6 min)
+	COLONY_BIN=$(CURDIR)/$(BIN)/colony FERRETDB_BIN=$(CURDIR)/$(BIN)/ferretdb bash scripts/bench/matrix.sh edge
 
 clean: ## remove build outputs
 	rm -rf $(BIN)
