@@ -73,16 +73,22 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 		return nil, nil, fmt.Errorf("register opus: %w", err)
 	}
 
-	// NACK generator and responder (the responder keeps NACKBuffer packets
-	// of each viewer's video; audio has no nack feedback, so no buffer),
+	// NACK generator and responder (nackResponder keeps the headers of the
+	// last NACKBuffer packets of each viewer's video, and references to
+	// their shared payloads; audio has no nack feedback, so no history),
 	// sender and receiver reports, and
 	// transport-wide congestion control feedback for publishers (without it
 	// browsers ramp their bitrate up slowly). Keyframe requests (PLI) are
 	// sent by the publisher sessions themselves.
 	ir := &interceptor.Registry{}
-	if err := pion.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(cfg.NACKBuffer)); err != nil {
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return nil, nil, fmt.Errorf("configure NACK: %w", err)
 	}
+	me.RegisterFeedback(pion.RTCPFeedback{Type: "nack"}, pion.RTPCodecTypeVideo)
+	me.RegisterFeedback(pion.RTCPFeedback{Type: "nack", Parameter: "pli"}, pion.RTPCodecTypeVideo)
+	ir.Add(nackResponderFactory{size: cfg.NACKBuffer})
+	ir.Add(gen)
 	if err := pion.ConfigureRTCPReports(ir); err != nil {
 		return nil, nil, fmt.Errorf("configure RTCP reports: %w", err)
 	}

@@ -28,7 +28,11 @@ type Config struct {
 	// agents (default 50000-60000). Unused when UDPMuxPort is set.
 	UDPPortMin, UDPPortMax uint16
 	// UDPMuxPort, when > 0, serves every PeerConnection on this single UDP
-	// port (pion's ICE UDP mux), which eases firewalls and containers.
+	// port (pion's ICE UDP mux), which eases firewalls and containers. Its
+	// writes are batched (sendmmsg on Linux: many viewers' packets per
+	// system call): measured about a sixth less CPU than the port range at
+	// 200 viewers, but one sending goroutine carries every viewer, so on a
+	// CPU-starved machine it degrades sooner than the range.
 	UDPMuxPort int
 	// AdvertiseIPs replace the host candidates' addresses (1:1 NAT): the
 	// node's advertised public or private address. Empty: the interfaces'

@@ -11,10 +11,16 @@ import (
 const (
 	// batchMax is how many datagrams one system call sends at most.
 	batchMax = 64
-	// batchQueueMax bounds the datagrams waiting for the sender goroutine;
-	// past it a datagram is dropped, as a full socket buffer would, so
-	// that a writer never waits (about 10 MB of 1200-byte packets).
-	batchQueueMax = 8192
+	// batchQueueMax bounds the datagrams waiting for the sender goroutine
+	// (2.5 MB of 1200-byte packets, a few milliseconds of sending). A
+	// writer that finds the queue full waits until the sender takes it,
+	// as a write to a full socket buffer waits: the queue drains at the
+	// machine's sending rate, which no viewer can slow down (UDP), so no
+	// viewer waits for another, and writers are paced to what the machine
+	// can send. (Dropping instead was measured to collapse under CPU
+	// starvation: lost packets bring NACKs and keyframe requests, which
+	// bring more packets.)
+	batchQueueMax = 2048
 )
 
 var errUnsupportedAddr = errors.New("address family does not match the socket")
@@ -37,31 +43,55 @@ type batchConn struct {
 	fill   *datagrams // what writers append to
 	idle   bool       // the sender waits for wake
 	closed bool
+	room   *sync.Cond // on mu: the sender took a full queue, or Close
 
 	wake    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
-	dropped atomic.Uint64 // datagrams dropped on a full queue
+	waits   atomic.Uint64 // writes that found the queue full
 	failed  atomic.Uint64 // datagrams the kernel refused
 }
 
-// datagrams are queued packets, stored back to back in data.
+// datagrams are queued packets, copied into reused 64 KB chunks (a
+// growing contiguous buffer would copy itself on every growth).
 type datagrams struct {
-	data  []byte
-	ends  []int // end of each packet in data
-	addrs []netip.AddrPort
+	chunks [][]byte
+	cur    int // the chunk appended to
+	pkts   [][]byte
+	addrs  []netip.AddrPort
 }
 
-func (d *datagrams) packet(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = d.ends[i-1]
+const chunkSize = 64 << 10
+
+func (d *datagrams) add(b []byte, addr netip.AddrPort) {
+	if len(d.chunks) == 0 {
+		d.chunks = append(d.chunks, make([]byte, 0, chunkSize))
 	}
-	return d.data[start:d.ends[i]]
+	c := d.chunks[d.cur]
+	if len(c)+len(b) > cap(c) {
+		d.cur++
+		if d.cur == len(d.chunks) {
+			d.chunks = append(d.chunks, make([]byte, 0, max(chunkSize, len(b))))
+		}
+		c = d.chunks[d.cur]
+	}
+	start := len(c)
+	c = append(c, b...)
+	d.chunks[d.cur] = c
+	d.pkts = append(d.pkts, c[start:len(c):len(c)])
+	d.addrs = append(d.addrs, addr)
 }
+
+func (d *datagrams) len() int { return len(d.pkts) }
+
+func (d *datagrams) packet(i int) []byte { return d.pkts[i] }
 
 func (d *datagrams) reset() {
-	d.data, d.ends, d.addrs = d.data[:0], d.ends[:0], d.addrs[:0]
+	for i := 0; i <= d.cur && i < len(d.chunks); i++ {
+		d.chunks[i] = d.chunks[i][:0]
+	}
+	clear(d.pkts) // no references kept into reused chunks beyond their use
+	d.cur, d.pkts, d.addrs = 0, d.pkts[:0], d.addrs[:0]
 }
 
 // batchSender sends queued datagrams; the platform's is in udpbatch_*.go.
@@ -70,7 +100,10 @@ type batchSender interface {
 }
 
 // newBatchConn wraps conn; its sender goroutine runs until Close.
-func newBatchConn(conn *net.UDPConn) *batchConn {
+func newBatchConn(conn *net.UDPConn) *batchConn { return newBatchConnWith(conn, nil) }
+
+// newBatchConnWith uses sender (nil: the platform's).
+func newBatchConnWith(conn *net.UDPConn, sender batchSender) *batchConn {
 	c := &batchConn{
 		UDPConn: conn,
 		fill:    &datagrams{},
@@ -81,7 +114,11 @@ func newBatchConn(conn *net.UDPConn) *batchConn {
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() != nil {
 		c.v4 = true
 	}
-	c.sender = newBatchSender(c)
+	c.room = sync.NewCond(&c.mu)
+	c.sender = sender
+	if c.sender == nil {
+		c.sender = newBatchSender(c)
+	}
 	go c.run()
 	return c
 }
@@ -95,23 +132,21 @@ func (c *batchConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.WriteToAddrPort(b, a.AddrPort())
 }
 
-// WriteToAddrPort queues b for addr. It never blocks: a datagram that
-// finds the queue full is dropped.
+// WriteToAddrPort queues b for addr. It waits only while the queue is
+// full (batchQueueMax).
 func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	c.mu.Lock()
+	if !c.closed && c.fill.len() >= batchQueueMax {
+		c.waits.Add(1)
+		for !c.closed && c.fill.len() >= batchQueueMax {
+			c.room.Wait()
+		}
+	}
 	if c.closed {
 		c.mu.Unlock()
 		return 0, net.ErrClosed
 	}
-	d := c.fill
-	if len(d.ends) >= batchQueueMax {
-		c.mu.Unlock()
-		c.dropped.Add(1)
-		return len(b), nil
-	}
-	d.data = append(d.data, b...)
-	d.ends = append(d.ends, len(d.data))
-	d.addrs = append(d.addrs, addr)
+	c.fill.add(b, addr)
 	wake := c.idle
 	c.idle = false
 	c.mu.Unlock()
@@ -135,7 +170,7 @@ func (c *batchConn) run() {
 	drain := &datagrams{}
 	for {
 		c.mu.Lock()
-		for len(c.fill.ends) == 0 {
+		for c.fill.len() == 0 {
 			c.idle = true
 			c.mu.Unlock()
 			select {
@@ -145,8 +180,12 @@ func (c *batchConn) run() {
 			}
 			c.mu.Lock()
 		}
+		full := c.fill.len() >= batchQueueMax
 		c.fill, drain = drain, c.fill
 		c.mu.Unlock()
+		if full {
+			c.room.Broadcast()
+		}
 		c.sender.send(c, drain)
 		drain.reset()
 	}
@@ -161,6 +200,7 @@ func (c *batchConn) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	c.room.Broadcast()
 	close(c.done)
 	err := c.UDPConn.Close() // unblocks a sender waiting for room in the socket
 	<-c.stopped
@@ -171,7 +211,7 @@ func (c *batchConn) Close() error {
 type plainSender struct{}
 
 func (plainSender) send(c *batchConn, d *datagrams) {
-	for i := range d.ends {
+	for i := range d.len() {
 		if _, err := c.WriteToUDPAddrPort(d.packet(i), d.addrs[i]); err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

@@ -36,9 +36,9 @@ func newBatchSender(c *batchConn) batchSender {
 }
 
 func (s *mmsgSender) send(c *batchConn, d *datagrams) {
-	for i := 0; i < len(d.ends); {
+	for i := 0; i < d.len(); {
 		n := 0
-		for ; n < batchMax && i+n < len(d.ends); n++ {
+		for ; n < batchMax && i+n < d.len(); n++ {
 			if !s.prepare(c.v4, n, d.packet(i+n), d.addrs[i+n]) {
 				break
 			}

@@ -70,7 +70,7 @@ func TestBatchConnDelivers(t *testing.T) {
 		for got := 0; got < writers/2*each; got++ {
 			n, err := r.Read(buf)
 			if err != nil {
-				t.Fatalf("after %d packets: %v (dropped %d, failed %d)", got, err, bc.dropped.Load(), bc.failed.Load())
+				t.Fatalf("after %d packets: %v (full queue %d times, failed %d)", got, err, bc.waits.Load(), bc.failed.Load())
 			}
 			var w, i int
 			if _, err := fmt.Sscanf(string(buf[:n]), "%d/%d", &w, &i); err != nil {
@@ -121,5 +121,89 @@ func TestBatchConnRefusesOtherFamily(t *testing.T) {
 	}
 	if f := bc.failed.Load(); f != 1 {
 		t.Fatalf("failed = %d, want 1", f)
+	}
+}
+
+// gatedSender counts the datagrams it is given, each batch once let through.
+type gatedSender struct {
+	gate chan struct{}
+	n    chan int
+}
+
+func (g gatedSender) send(_ *batchConn, d *datagrams) {
+	<-g.gate
+	g.n <- d.len()
+}
+
+// fullBatchConn returns a batchConn whose sender is held at its gate with
+// one datagram, a full queue behind it, and one more writer waiting; the
+// waiting write's result comes on wrote.
+func fullBatchConn(t *testing.T) (bc *batchConn, g gatedSender, wrote chan error) {
+	t.Helper()
+	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = gatedSender{gate: make(chan struct{}), n: make(chan int, 10)}
+	bc = newBatchConnWith(tx, g)
+	to := netip.MustParseAddrPort("127.0.0.1:9")
+	_, _ = bc.WriteToAddrPort([]byte{0}, to) // taken by the sender, which waits at the gate
+	for queued := 1; queued > 0; time.Sleep(time.Millisecond) {
+		bc.mu.Lock()
+		queued = bc.fill.len()
+		bc.mu.Unlock()
+	}
+	for range batchQueueMax {
+		_, _ = bc.WriteToAddrPort([]byte{1}, to)
+	}
+	wrote = make(chan error)
+	go func() {
+		_, err := bc.WriteToAddrPort([]byte{2}, to)
+		wrote <- err
+	}()
+	return bc, g, wrote
+}
+
+// TestBatchConnFullQueueWaits: a writer that finds the queue full waits
+// for the sender to take it, and nothing is lost.
+func TestBatchConnFullQueueWaits(t *testing.T) {
+	bc, g, wrote := fullBatchConn(t)
+	defer bc.Close()
+	select {
+	case <-wrote:
+		t.Fatal("a write to a full queue did not wait")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(g.gate)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for total < batchQueueMax+2 {
+		select {
+		case n := <-g.n:
+			total += n
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d datagrams sent, want %d", total, batchQueueMax+2)
+		}
+	}
+	if bc.waits.Load() != 1 {
+		t.Fatalf("waits = %d, want 1", bc.waits.Load())
+	}
+}
+
+// TestBatchConnCloseReleasesWaiters: Close wakes a writer waiting on a
+// full queue, which gets net.ErrClosed.
+func TestBatchConnCloseReleasesWaiters(t *testing.T) {
+	bc, g, wrote := fullBatchConn(t)
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan error)
+	go func() { closed <- bc.Close() }()
+	if err := <-wrote; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("waiting write: %v, want net.ErrClosed", err)
+	}
+	close(g.gate) // the sender finishes its batch and stops
+	if err := <-closed; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,124 @@
+package webrtc
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+type nackSent struct {
+	hdr     rtp.Header
+	payload []byte
+}
+
+// nackRecorder records the packets written, with a copy of each header.
+type nackRecorder struct{ pkts []nackSent }
+
+func (r *nackRecorder) Write(h *rtp.Header, payload []byte, _ interceptor.Attributes) (int, error) {
+	r.pkts = append(r.pkts, nackSent{*h, payload})
+	return len(payload), nil
+}
+
+// nackRTCP hands one marshalled RTCP compound packet to the reader.
+type nackRTCP []byte
+
+func (b nackRTCP) Read(p []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+	return copy(p, b), a, nil
+}
+
+func TestNackResponder(t *testing.T) {
+	const ssrc = 0x1234
+	f := nackResponderFactory{size: 8}
+	i, err := f.NewInterceptor("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &nackRecorder{}
+	info := &interceptor.StreamInfo{SSRC: ssrc, RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}}
+	w := i.BindLocalStream(info, rec)
+	var hdr rtp.Header // reused for every packet, as rtpOut does
+	payloads := make([][]byte, 20)
+	for seq := range 20 {
+		payloads[seq] = []byte{byte(seq), 0xaa}
+		hdr = rtp.Header{Version: 2, SSRC: ssrc, SequenceNumber: uint16(seq), Timestamp: uint32(seq * 10), Marker: seq%3 == 0}
+		if _, err := w.Write(&hdr, payloads[seq], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.pkts = nil
+
+	nack := func(seqs ...uint16) {
+		t.Helper()
+		var pairs []rtcp.NackPair
+		for _, s := range seqs {
+			pairs = append(pairs, rtcp.NackPair{PacketID: s})
+		}
+		b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: pairs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := i.BindRTCPReader(nackRTCP(b)).Read(make([]byte, 1500), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 15 and 19 are in the 8-packet history; 3 was overwritten by 11.
+	nack(15, 19, 3)
+	if len(rec.pkts) != 2 {
+		t.Fatalf("%d packets resent, want 2", len(rec.pkts))
+	}
+	for k, seq := range []int{15, 19} {
+		p := rec.pkts[k]
+		if int(p.hdr.SequenceNumber) != seq || p.hdr.Timestamp != uint32(seq*10) || p.hdr.Marker != (seq%3 == 0) || !bytes.Equal(p.payload, payloads[seq]) {
+			t.Fatalf("resent %+v %x, want packet %d", p.hdr, p.payload, seq)
+		}
+		if &p.payload[0] != &payloads[seq][0] {
+			t.Fatal("the payload was copied")
+		}
+	}
+	// A repeated NACK right away is not answered; after the gap it is.
+	nack(15)
+	if len(rec.pkts) != 2 {
+		t.Fatal("a packet resent twice within the gap")
+	}
+	time.Sleep(nackResendGap + 5*time.Millisecond)
+	nack(15)
+	if len(rec.pkts) != 3 {
+		t.Fatal("a repeated NACK after the gap was not answered")
+	}
+	// An unbound stream is forgotten.
+	i.UnbindLocalStream(info)
+	time.Sleep(nackResendGap + 5*time.Millisecond)
+	nack(19)
+	if len(rec.pkts) != 3 {
+		t.Fatal("a packet of an unbound stream was resent")
+	}
+	// A stream without NACK feedback is not recorded.
+	if got := i.BindLocalStream(&interceptor.StreamInfo{SSRC: 9}, rec); got != interceptor.RTPWriter(rec) {
+		t.Fatal("a stream without nack feedback was wrapped")
+	}
+}
+
+// TestNackResponderAllocs: recording a packet allocates nothing.
+func TestNackResponderAllocs(t *testing.T) {
+	i, _ := nackResponderFactory{size: 256}.NewInterceptor("")
+	w := i.BindLocalStream(&interceptor.StreamInfo{SSRC: 1, RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}}, &nackDiscard{})
+	h := rtp.Header{SSRC: 1}
+	payload := make([]byte, 1200)
+	allocs := testing.AllocsPerRun(1000, func() {
+		h.SequenceNumber++
+		_, _ = w.Write(&h, payload, nil)
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per packet", allocs)
+	}
+}
+
+type nackDiscard struct{}
+
+func (nackDiscard) Write(_ *rtp.Header, p []byte, _ interceptor.Attributes) (int, error) {
+	return len(p), nil
+}
