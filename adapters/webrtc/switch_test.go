@@ -240,31 +240,52 @@ func feedLadder(ctx context.Context, hi, lo h264Fixture, src, rend *media.Stream
 	}
 }
 
-func TestForceStreamQualitySwitchesRendition(t *testing.T) {
-	hi := loadH264Fixture(t, 2)
-	lo := loadH264FixtureSized(t, 2, "160x120")
+// newLadder loads the source (320x240) and rendition (160x120) clips of
+// the ladder tests.
+func newLadder(t *testing.T) (hi, lo h264Fixture) {
+	t.Helper()
+	return loadH264Fixture(t, 2), loadH264FixtureSized(t, 2, "160x120")
+}
+
+// ladderPlayback serves testKey (hi) and its rendition cam1_120p (lo),
+// both fed by feedLadder until the test ends; renditionCheck, if set, may
+// refuse a request for the rendition.
+func ladderPlayback(t *testing.T, hi, lo h264Fixture, renditionCheck func(ports.PlayRequest) error) fakePlayback {
+	t.Helper()
 	src := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: hi.sps, PPS: hi.pps, Width: 320, Height: 240}}, media.StreamConfig{})
-	defer src.Close()
 	rend := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: lo.sps, PPS: lo.pps, Width: 160, Height: 120}}, media.StreamConfig{})
-	defer rend.Close()
-	rendKey := stream.Key{App: testKey.App, ID: "cam1_120p"}
-	play := fakePlayback{play: func(_ context.Context, req ports.PlayRequest) (*media.Stream, error) {
-		switch req.Key {
-		case testKey:
-			return src, nil
-		case rendKey:
-			return rend, nil
-		}
-		return nil, ports.ErrStreamNotFound
-	}}
-	_, hs := newTestServer(t, Config{Renditions: renditionsOf{rendKey}}, fakeIngest{publish: noPublish}, play)
 	ctx, cancel := context.WithCancel(context.Background())
 	feedDone := make(chan struct{})
 	go func() {
 		defer close(feedDone)
 		feedLadder(ctx, hi, lo, src, rend, 3)
 	}()
-	t.Cleanup(func() { cancel(); <-feedDone })
+	t.Cleanup(func() {
+		cancel()
+		<-feedDone
+		src.Close()
+		rend.Close()
+	})
+	return fakePlayback{play: func(_ context.Context, req ports.PlayRequest) (*media.Stream, error) {
+		switch req.Key.ID {
+		case testKey.ID:
+			return src, nil
+		case "cam1_120p":
+			if renditionCheck != nil {
+				if err := renditionCheck(req); err != nil {
+					return nil, err
+				}
+			}
+			return rend, nil
+		}
+		return nil, ports.ErrStreamNotFound
+	}}
+}
+
+func TestForceStreamQualitySwitchesRendition(t *testing.T) {
+	hi, lo := newLadder(t)
+	rendKey := stream.Key{App: testKey.App, ID: "cam1_120p"}
+	_, hs := newTestServer(t, Config{Renditions: renditionsOf{rendKey}}, fakeIngest{publish: noPublish}, ladderPlayback(t, hi, lo, nil))
 
 	w := dialWS(t, hs, "LiveApp")
 	w.send(wsMsg{"command": "getStreamInfo", "streamId": "cam1"})
@@ -353,32 +374,15 @@ func countSPS(samples [][]byte, sps []byte) int {
 }
 
 func TestWHEPQualityPinsRendition(t *testing.T) {
-	hi := loadH264Fixture(t, 2)
-	lo := loadH264FixtureSized(t, 2, "160x120")
-	src := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: hi.sps, PPS: hi.pps, Width: 320, Height: 240}}, media.StreamConfig{})
-	defer src.Close()
-	rend := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: lo.sps, PPS: lo.pps, Width: 160, Height: 120}}, media.StreamConfig{})
-	defer rend.Close()
-	play := fakePlayback{play: func(_ context.Context, req ports.PlayRequest) (*media.Stream, error) {
-		switch req.Key.ID {
-		case testKey.ID:
-			return src, nil
-		case "cam1_120p":
-			if req.Query.Get("token") != "tk" {
-				return nil, ports.ErrUnauthorized
-			}
-			return rend, nil
+	hi, lo := newLadder(t)
+	// The rendition needs the viewer's token: the pin passes the query on.
+	needToken := func(req ports.PlayRequest) error {
+		if req.Query.Get("token") != "tk" {
+			return ports.ErrUnauthorized
 		}
-		return nil, ports.ErrStreamNotFound
-	}}
-	_, hs := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, play)
-	ctx, cancel := context.WithCancel(context.Background())
-	feedDone := make(chan struct{})
-	go func() {
-		defer close(feedDone)
-		feedLadder(ctx, hi, lo, src, rend, 3)
-	}()
-	t.Cleanup(func() { cancel(); <-feedDone })
+		return nil
+	}
+	_, hs := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, ladderPlayback(t, hi, lo, needToken))
 
 	for _, tt := range []struct{ query, status string }{{"?quality=480&token=tk", "404"}, {"?quality=big", "400"}} {
 		bad := newClientPC(t)
@@ -413,30 +417,9 @@ func TestWHEPQualityPinsRendition(t *testing.T) {
 }
 
 func TestAutomaticChoiceStepsDownOnLoss(t *testing.T) {
-	hi := loadH264Fixture(t, 2)
-	lo := loadH264FixtureSized(t, 2, "160x120")
-	src := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: hi.sps, PPS: hi.pps, Width: 320, Height: 240}}, media.StreamConfig{})
-	defer src.Close()
-	rend := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: lo.sps, PPS: lo.pps, Width: 160, Height: 120}}, media.StreamConfig{})
-	defer rend.Close()
+	hi, lo := newLadder(t)
 	rendKey := stream.Key{App: testKey.App, ID: "cam1_120p"}
-	play := fakePlayback{play: func(_ context.Context, req ports.PlayRequest) (*media.Stream, error) {
-		switch req.Key {
-		case testKey:
-			return src, nil
-		case rendKey:
-			return rend, nil
-		}
-		return nil, ports.ErrStreamNotFound
-	}}
-	s, hs := newTestServer(t, Config{Renditions: renditionsOf{rendKey}}, fakeIngest{publish: noPublish}, play)
-	ctx, cancel := context.WithCancel(context.Background())
-	feedDone := make(chan struct{})
-	go func() {
-		defer close(feedDone)
-		feedLadder(ctx, hi, lo, src, rend, 3)
-	}()
-	t.Cleanup(func() { cancel(); <-feedDone })
+	s, hs := newTestServer(t, Config{Renditions: renditionsOf{rendKey}}, fakeIngest{publish: noPublish}, ladderPlayback(t, hi, lo, nil))
 
 	v := newViewerClient(t)
 	resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, v.pc))
