@@ -79,31 +79,6 @@ func TestOpusFor(t *testing.T) {
 	}
 }
 
-func TestOpusForRefusals(t *testing.T) {
-	tests := []struct {
-		name   string
-		bridge ports.AudioBridge
-		tracks []media.Track
-	}{
-		{"no bridge", nil, avTracks},
-		{"no AAC", &fakeBridge{}, []media.Track{{Codec: media.H264, ClockRate: 90000}, {Codec: media.Opus, ClockRate: 48000}}},
-		{"bridge fails", &fakeBridge{err: errors.New("no plugin")}, avTracks},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, withBridge(tt.bridge))
-			pub := h.publish(t, key("s1"))
-			defer pub.End(nil)
-			if _, err := pub.Start(tt.tracks); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.e.OpusFor(ctxT(t), key("s1")); !errors.Is(err, ErrNoAudioBridge) {
-				t.Fatalf("OpusFor = %v, want ErrNoAudioBridge", err)
-			}
-		})
-	}
-}
-
 // opusTracks are a WebRTC publication's: H.264 and Opus.
 var opusTracks = []media.Track{
 	{Codec: media.H264, ClockRate: 90000, SPS: sps320x240, PPS: []byte{0x68, 0xeb, 0xe3, 0xcb}},
@@ -149,15 +124,23 @@ func TestAACFor(t *testing.T) {
 	}
 }
 
-func TestAACForRefusals(t *testing.T) {
+// A companion that cannot exist is refused with ErrNoAudioBridge: no
+// bridge, no source audio of the other codec, or a failing bridge.
+func TestCompanionRefusals(t *testing.T) {
+	opusFor := func(h *harness) (*media.Stream, error) { return h.e.OpusFor(ctxT(t), key("s1")) }
+	aacFor := func(h *harness) (*media.Stream, error) { return h.e.AACFor(ctxT(t), key("s1")) }
 	tests := []struct {
 		name   string
 		bridge ports.AudioBridge
 		tracks []media.Track
+		get    func(*harness) (*media.Stream, error)
 	}{
-		{"no bridge", nil, opusTracks},
-		{"no Opus", &fakeBridge{}, avTracks},
-		{"bridge fails", &fakeBridge{err: errors.New("no plugin")}, opusTracks},
+		{"Opus: no bridge", nil, avTracks, opusFor},
+		{"Opus: no AAC", &fakeBridge{}, []media.Track{{Codec: media.H264, ClockRate: 90000}, {Codec: media.Opus, ClockRate: 48000}}, opusFor},
+		{"Opus: bridge fails", &fakeBridge{err: errors.New("no plugin")}, avTracks, opusFor},
+		{"AAC: no bridge", nil, opusTracks, aacFor},
+		{"AAC: no Opus", &fakeBridge{}, avTracks, aacFor},
+		{"AAC: bridge fails", &fakeBridge{err: errors.New("no plugin")}, opusTracks, aacFor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,8 +150,8 @@ func TestAACForRefusals(t *testing.T) {
 			if _, err := pub.Start(tt.tracks); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := h.e.AACFor(ctxT(t), key("s1")); !errors.Is(err, ErrNoAudioBridge) {
-				t.Fatalf("AACFor = %v, want ErrNoAudioBridge", err)
+			if _, err := tt.get(h); !errors.Is(err, ErrNoAudioBridge) {
+				t.Fatalf("companion = %v, want ErrNoAudioBridge", err)
 			}
 		})
 	}
