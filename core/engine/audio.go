@@ -26,10 +26,10 @@ type companion struct {
 	err   error
 }
 
-// opusBridge holds the audio companions of one live stream, by target
-// codec (entry.opus; the name predates the AAC companions). Guarded by
+// audioCompanions holds the audio companions of one live stream, by target
+// codec (entry.audio). Guarded by
 // Engine.mu.
-type opusBridge struct {
+type audioCompanions struct {
 	by map[media.Codec]*companion
 }
 
@@ -63,10 +63,10 @@ func (e *Engine) companionFor(ctx context.Context, key stream.Key, from, to medi
 		return nil, fmt.Errorf("%w: %s", ports.ErrStreamNotFound, key)
 	}
 	src := en.s
-	if en.opus == nil {
-		en.opus = &opusBridge{by: make(map[media.Codec]*companion)}
+	if en.audio == nil {
+		en.audio = &audioCompanions{by: make(map[media.Codec]*companion)}
 	}
-	c := en.opus.by[to]
+	c := en.audio.by[to]
 	if c == nil {
 		if err := e.canBridge(src, from); err != nil {
 			e.mu.Unlock()
@@ -77,7 +77,7 @@ func (e *Engine) companionFor(ctx context.Context, key stream.Key, from, to medi
 			return nil, fmt.Errorf("%w: node is shutting down", ports.ErrOverloaded)
 		}
 		c = &companion{ready: make(chan struct{})}
-		en.opus.by[to] = c
+		en.audio.by[to] = c
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()

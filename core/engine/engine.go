@@ -112,9 +112,9 @@ type entry struct {
 	kickOnce    sync.Once
 	ended       chan struct{}
 	idleSince   time.Time
-	rendition   bool        // a transcoded rendition of a stream published here
-	abr         *abrRun     // the transcoding of this publication, if any
-	opus        *opusBridge // the Opus companion of its audio, once asked for
+	rendition   bool             // a transcoded rendition of a stream published here
+	abr         *abrRun          // the transcoding of this publication, if any
+	audio       *audioCompanions // its audio in other codecs (Opus for WebRTC, AAC for HLS), once asked for
 }
 
 func (e *entry) kickOut() { e.kickOnce.Do(func() { close(e.kick) }) }
