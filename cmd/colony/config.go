@@ -110,6 +110,9 @@ type WebRTCConfig struct {
 	// uses more than this fraction of the machine's cores (default 0.9;
 	// negative: never).
 	CPULimit float64 `yaml:"cpu_limit"`
+	// CPUOfMachine applies cpu_limit to the whole machine's CPU use rather
+	// than the server's own (a machine shared with transcoders or others).
+	CPUOfMachine bool `yaml:"cpu_of_machine"`
 	// NACKBuffer is how many sent video packets each viewer keeps for
 	// retransmission, a power of two (default 256: about 1.2 s at 2 Mbit/s).
 	NACKBuffer uint16 `yaml:"nack_buffer"`

@@ -111,7 +111,7 @@ func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Pla
 	ip := net.ParseIP(cfg.Node.AdvertiseAddr)
 	wc := webrtc.Config{IncludeLoopback: ip == nil,
 		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
-		MaxViewers: cfg.WebRTC.MaxViewers, CPULimit: cfg.WebRTC.CPULimit, NACKBuffer: cfg.WebRTC.NACKBuffer,
+		MaxViewers: cfg.WebRTC.MaxViewers, CPULimit: cfg.WebRTC.CPULimit, CPUOfMachine: cfg.WebRTC.CPUOfMachine, NACKBuffer: cfg.WebRTC.NACKBuffer,
 		Logger: log, Audio: audio, Renditions: rends,
 	}
 	switch {
