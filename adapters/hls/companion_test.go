@@ -82,15 +82,7 @@ func (f *fakeCompanions) feedWith(ctx context.Context, src *media.Stream, oc cli
 			}
 			u.PTS += off
 			u.DTS += off
-			if wait := time.Until(start.Add(u.DTS - burst)); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-			} else if ctx.Err() != nil {
+			if !waitDue(ctx, start, u.DTS-burst) {
 				return
 			}
 			u.Ingest = time.Now()

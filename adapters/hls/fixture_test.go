@@ -161,19 +161,28 @@ func feed(ctx context.Context, s *media.Stream, c clip, burst time.Duration) {
 		for _, u := range c.units {
 			u.PTS += off
 			u.DTS += off
-			if wait := time.Until(start.Add(u.DTS - burst)); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-			} else if ctx.Err() != nil {
+			if !waitDue(ctx, start, u.DTS-burst) {
 				return
 			}
 			u.Ingest = time.Now()
 			s.Write(&u)
 		}
+	}
+}
+
+// waitDue waits until start+at, the time a unit is due in real time; it
+// reports false if ctx ended first.
+func waitDue(ctx context.Context, start time.Time, at time.Duration) bool {
+	wait := time.Until(start.Add(at))
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
