@@ -56,11 +56,11 @@ type Config struct {
 	// a node past its capacity keeps its viewers' latency rather than
 	// letting every viewer fall behind (default 0.9; negative: never).
 	CPULimit float64
-	// CPUOfMachine makes CPULimit apply to the whole machine's CPU use (all
-	// processes, from /proc/stat) instead of the server's own: the right
+	// MachineLoad, when set, makes CPULimit apply to the whole machine's CPU
+	// use (its Sample, every second) instead of the server's own: the right
 	// signal where the server shares its cores (a load generator, a
-	// transcoder, other services). Off by default.
-	CPUOfMachine bool
+	// transcoder, other services). Nil (default): the process's own CPU.
+	MachineLoad ports.LoadSampler
 	// NACKBuffer is how many sent video packets each viewer keeps for
 	// retransmission on a NACK, a power of two (default 256: over a second
 	// of a 2 Mbit/s stream; pion's default, 1024, holds 1.5 MB per viewer).

@@ -1,13 +1,8 @@
 package webrtc
 
 import (
-	"bufio"
-	"fmt"
 	"math"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -40,16 +35,18 @@ func (c *cpuLoad) sample(now time.Time) float64 {
 	return d.Seconds() / wall.Seconds() / c.cores
 }
 
-// watchCPU samples the process's (or, with Config.CPUOfMachine, the
+// watchCPU samples the process's (or, with Config.MachineLoad, the
 // machine's) CPU use until the server closes, and
 // keeps the last figure for admission (overloaded).
 func (s *Server) watchCPU() {
 	defer s.wg.Done()
-	cpu := processCPU
-	if s.cfg.CPUOfMachine {
-		cpu = machineCPU
+	sample := newCPULoad(processCPU, time.Now()).sample
+	if m := s.cfg.MachineLoad; m != nil {
+		sample = func(time.Time) float64 {
+			pct, _, _ := m.Sample()
+			return pct / 100
+		}
 	}
-	load := newCPULoad(cpu, time.Now())
 	t := time.NewTicker(cpuSampleEvery)
 	defer t.Stop()
 	for {
@@ -57,7 +54,7 @@ func (s *Server) watchCPU() {
 		case <-s.ctx.Done():
 			return
 		case now := <-t.C:
-			s.cpu.Store(math.Float64bits(load.sample(now)))
+			s.cpu.Store(math.Float64bits(sample(now)))
 		}
 	}
 }
@@ -70,51 +67,4 @@ func (s *Server) overloaded() (float64, bool) {
 	}
 	f := math.Float64frombits(s.cpu.Load())
 	return f, f > s.cfg.CPULimit
-}
-
-// machineCPU is the busy CPU time of the whole machine so far, summed over
-// its cores, from /proc/stat; 0 where there is none (never overloaded).
-func machineCPU() time.Duration {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil {
-		return 0
-	}
-	busy, err := parseProcStatCPU(line)
-	if err != nil {
-		return 0
-	}
-	return busy
-}
-
-// userHZ is the unit of /proc/stat's times (USER_HZ, 100 on Linux).
-const userHZ = 100
-
-// parseProcStatCPU reads the aggregate "cpu" line of /proc/stat: the busy
-// time is everything but idle and iowait (guest time is already counted in
-// user and nice).
-func parseProcStatCPU(line string) (time.Duration, error) {
-	fields := strings.Fields(line)
-	if len(fields) < 8 || fields[0] != "cpu" {
-		return 0, fmt.Errorf("not the aggregate cpu line of /proc/stat: %q", line)
-	}
-	var busy uint64
-	for i, f := range fields[1:] {
-		if i >= 8 { // guest, guest_nice: part of user and nice
-			break
-		}
-		v, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/stat field %d: %w", i+1, err)
-		}
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		busy += v
-	}
-	return time.Duration(busy) * time.Second / userHZ, nil
 }

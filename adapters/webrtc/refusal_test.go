@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,5 +205,46 @@ func TestCPULoadSample(t *testing.T) {
 	}
 	if got := c.sample(t0.Add(3 * time.Second)); got != 0 {
 		t.Fatalf("no time passed: %v", got)
+	}
+}
+
+// loadFunc is a ports.LoadSampler returning the machine CPU it is told.
+type loadFunc func() float64
+
+func (f loadFunc) Sample() (float64, uint64, uint64) { return f(), 0, 0 }
+
+// With Config.MachineLoad, the limit follows the machine's CPU use, as the
+// server samples it every second, not the server's own.
+func TestCPULimitFollowsMachineLoad(t *testing.T) {
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000}}, media.StreamConfig{})
+	defer st.Close()
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	var machine atomic.Uint64 // percent
+	machine.Store(97)
+	load := loadFunc(func() float64 { return float64(machine.Load()) })
+	_, hs := newTestServer(t, Config{CPULimit: 0.9, MachineLoad: load}, fakeIngest{publish: noPublish}, play)
+	offer := clientOffer(t, false)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, body := postSDP(t, hs.URL+"/LiveApp/whep/cam1", offer)
+		if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "CPU at 97%") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("machine at 97%%: %d %q, want 503 once sampled", resp.StatusCode, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	machine.Store(20)
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		resp, _ := postSDP(t, hs.URL+"/LiveApp/whep/cam1", offer)
+		if resp.StatusCode == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("machine at 20%%: still %d", resp.StatusCode)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/colony-live/colony/adapters/procfs"
 	"log/slog"
 	"net"
 	"os"
@@ -111,8 +112,11 @@ func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Pla
 	ip := net.ParseIP(cfg.Node.AdvertiseAddr)
 	wc := webrtc.Config{IncludeLoopback: ip == nil,
 		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
-		MaxViewers: cfg.WebRTC.MaxViewers, CPULimit: cfg.WebRTC.CPULimit, CPUOfMachine: cfg.WebRTC.CPUOfMachine, NACKBuffer: cfg.WebRTC.NACKBuffer,
+		MaxViewers: cfg.WebRTC.MaxViewers, CPULimit: cfg.WebRTC.CPULimit, NACKBuffer: cfg.WebRTC.NACKBuffer,
 		Logger: log, Audio: audio, Renditions: rends,
+	}
+	if cfg.WebRTC.CPUOfMachine {
+		wc.MachineLoad = procfs.New("") // its own sampler: Sample measures since its previous call
 	}
 	switch {
 	case ip != nil && ip.IsLoopback():
