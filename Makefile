@@ -48,9 +48,10 @@ tidy-check:
 	if ! diff -q go.mod /tmp/colony.go.mod.bak >/dev/null || ! diff -q go.sum /tmp/colony.go.sum.bak >/dev/null; then \
 	  echo "go mod tidy changes go.mod/go.sum"; git diff --stat go.mod go.sum; exit 1; fi
 
-unit: ## unit and adapter tests with the race detector (and the patched go-amf0's own)
+unit: ## unit and adapter tests with the race detector (and the patched go-amf0's and gohlslib's own)
 	$(GO) test -race -count=1 ./...
 	cd third_party/go-amf0 && $(GO) test -count=1 ./...
+	cd third_party/gohlslib && $(GO) test -count=1 ./...
 
 e2e: build plugins ferretdb ## end-to-end tests: real colony processes, ffmpeg, ffprobe, FerretDB
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony FERRETDB_BIN=$(CURDIR)/$(BIN)/ferretdb \

@@ -88,3 +88,8 @@ require (
 // bounds nesting, grows arrays with the input and fixes a nested ECMA array
 // panic. See third_party/go-amf0/COLONY_PATCH.md.
 replace github.com/yutopp/go-amf0 => ./third_party/go-amf0
+
+// gohlslib v2.4.5 with two opt-in Muxer fields: audio muxed into the video's
+// fMP4 stream (half the requests per viewer) and a caller's segment storage
+// (the window held once). See third_party/gohlslib/COLONY_PATCH.md.
+replace github.com/bluenviron/gohlslib/v2 => ./third_party/gohlslib

@@ -45,6 +45,47 @@ type loadRecord struct {
 	Streams      int     `json:"streams"`
 	Viewers      int     `json:"viewers"`
 	DBQueryAvgMs float64 `json:"dbQueryAvgMs"`
+	// StreamViewers is node.Load.StreamViewers (added within version 1:
+	// absent in older records, which read as none).
+	StreamViewers []streamViewersRecord `json:"streamViewers,omitempty"`
+}
+
+// streamViewersRecord is a node.StreamViewers as stored.
+type streamViewersRecord struct {
+	App    string `json:"app"`
+	ID     string `json:"id"`
+	HLS    int    `json:"hls,omitempty"`
+	WebRTC int    `json:"webrtc,omitempty"`
+	RTMP   int    `json:"rtmp,omitempty"`
+}
+
+func toLoadRecord(l node.Load) loadRecord {
+	r := loadRecord{
+		CPUPercent: l.CPUPercent, MemoryBytes: l.MemoryBytes, MemoryTotal: l.MemoryTotal,
+		Streams: l.Streams, Viewers: l.Viewers, DBQueryAvgMs: l.DBQueryAvgMs,
+	}
+	for _, v := range l.StreamViewers {
+		r.StreamViewers = append(r.StreamViewers, streamViewersRecord{
+			App: string(v.Stream.App), ID: string(v.Stream.ID), HLS: v.HLS, WebRTC: v.WebRTC, RTMP: v.RTMP,
+		})
+	}
+	return r
+}
+
+func (r loadRecord) load() node.Load {
+	l := node.Load{
+		CPUPercent: r.CPUPercent, MemoryBytes: r.MemoryBytes, MemoryTotal: r.MemoryTotal,
+		Streams: r.Streams, Viewers: r.Viewers, DBQueryAvgMs: r.DBQueryAvgMs,
+	}
+	if len(r.StreamViewers) > 0 {
+		l.StreamViewers = make([]node.StreamViewers, 0, len(r.StreamViewers))
+	}
+	for _, v := range r.StreamViewers {
+		l.StreamViewers = append(l.StreamViewers, node.StreamViewers{
+			Stream: stream.Key{App: stream.App(v.App), ID: stream.ID(v.ID)}, HLS: v.HLS, WebRTC: v.WebRTC, RTMP: v.RTMP,
+		})
+	}
+	return l
 }
 
 // claimRecord is an origin.Claim as stored; its key is Stream.
@@ -113,7 +154,7 @@ func encodeNode(n node.Node) ([]byte, error) {
 		ID: string(n.ID), Role: string(n.Role), Group: n.Group,
 		InternalAddr: n.InternalAddr, PublicAddr: n.PublicAddr, HTTPAddr: n.HTTPAddr, RTMPAddr: n.RTMPAddr,
 		Version: n.Version, StartedAt: utc(n.StartedAt), LastSeen: utc(n.LastSeen),
-		Load: loadRecord(n.Load),
+		Load: toLoadRecord(n.Load),
 	})
 }
 
@@ -126,7 +167,7 @@ func decodeNode(data []byte) (node.Node, error) {
 		ID: node.ID(r.ID), Role: node.Role(r.Role), Group: r.Group,
 		InternalAddr: r.InternalAddr, PublicAddr: r.PublicAddr, HTTPAddr: r.HTTPAddr, RTMPAddr: r.RTMPAddr,
 		Version: r.Version, StartedAt: utc(r.StartedAt), LastSeen: utc(r.LastSeen),
-		Load: node.Load(r.Load),
+		Load: r.Load.load(),
 	}, nil
 }
 

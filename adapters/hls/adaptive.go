@@ -123,7 +123,7 @@ func mergeMultivariant(vs []variantMuxer, rawQuery string) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %w", v.name, errMuxerClosed)
 		}
 		var mv playlist.Multivariant
-		if err := mv.Unmarshal(res.body.Bytes()); err != nil {
+		if err := mv.Unmarshal(res.bytes()); err != nil {
 			return nil, fmt.Errorf("%s: %w", v.name, err)
 		}
 		out.Version = max(out.Version, mv.Version)

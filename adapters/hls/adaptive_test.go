@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -30,12 +31,22 @@ func (f *fakeRenditions) RenditionKeys(_ context.Context, key stream.Key) ([]str
 }
 
 func TestAdaptivePlaylist(t *testing.T) {
-	for _, variant := range []string{VariantLowLatency, VariantMPEGTS} {
-		t.Run(variant, func(t *testing.T) {
+	tests := []struct {
+		variant       string
+		separateAudio bool
+		groups        int // audio groups: one per variant when audio is separate
+	}{
+		{VariantLowLatency, false, 0},
+		{VariantLowLatency, true, 2},
+		{VariantMPEGTS, false, 0},
+	}
+	for _, tt := range tests {
+		variant := tt.variant
+		t.Run(fmt.Sprintf("%s/separate_audio=%v", variant, tt.separateAudio), func(t *testing.T) {
 			t.Parallel()
 			src, r240, gone := mustKey(t, "LiveApp", "abr1"), mustKey(t, "LiveApp", "abr1_240p"), mustKey(t, "LiveApp", "abr1_120p")
 			rl := &fakeRenditions{keys: map[stream.Key][]stream.Key{src: {r240, gone}}}
-			ts := newTestServer(t, Config{Variant: variant, Renditions: rl, ReadyTimeout: 15 * time.Second})
+			ts := newTestServer(t, Config{Variant: variant, Renditions: rl, ReadyTimeout: 15 * time.Second, SeparateAudio: tt.separateAudio})
 			ts.publish(t, src, 4*time.Second)
 			ts.publish(t, r240, 4*time.Second)
 
@@ -81,8 +92,8 @@ func TestAdaptivePlaylist(t *testing.T) {
 			if len(prefixes) != 2 {
 				t.Fatalf("variants point to %d muxers, want 2:\n%s", len(prefixes), body)
 			}
-			if variant == VariantLowLatency && len(groups) != 2 {
-				t.Fatalf("%d audio groups, want one per variant:\n%s", len(groups), body)
+			if len(groups) != tt.groups {
+				t.Fatalf("%d audio groups, want %d:\n%s", len(groups), tt.groups, body)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 )
@@ -14,6 +15,9 @@ import (
 // prefix, then a sequence number), so players and CDNs may keep it long.
 type servedFile struct {
 	body []byte
+	// mem, when body lies in off-heap segment memory, keeps it mapped for
+	// as long as the entry is reachable (nil: body is on the Go heap).
+	mem *segmentMemory
 	// Header values, shared by every response: net/http only reads them.
 	ctype, cacheControl, length []string
 	owner                       *playlistFeed // the media playlist that lists it
@@ -21,15 +25,16 @@ type servedFile struct {
 }
 
 func newServedFile(res *bufferedWriter, owner *playlistFeed, msn uint64) *servedFile {
-	body := res.body.Bytes()
+	body := res.bytes()
 	if cap(body)-len(body) > len(body)/8 {
 		body = bytes.Clone(body) // a grown buffer can hold twice its length
 	}
 	return &servedFile{
 		body:         body,
+		mem:          res.owner,
 		ctype:        []string{res.header.Get("Content-Type")},
 		cacheControl: []string{res.header.Get("Cache-Control")},
-		length:       []string{strconv.Itoa(res.body.Len())},
+		length:       []string{strconv.Itoa(len(body))},
 		owner:        owner,
 		msn:          msn,
 	}
@@ -39,34 +44,68 @@ func newServedFile(res *bufferedWriter, owner *playlistFeed, msn uint64) *served
 // parts end to end, as gohlslib stores it), or nil if one is missing. The
 // parts' entries are then re-pointed into the segment's bytes, so the cache
 // holds each byte of media once (readers still holding an old entry keep
-// its bytes until they are done).
+// its bytes until they are done). Used when the muxer's storage is files:
+// joining what the cache holds spares reading the segment back.
 func (c *fileCache) joinParts(parts []string, owner *playlistFeed, msn uint64) *servedFile {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	files := make([]*servedFile, len(parts))
-	n := 0
-	for i, name := range parts {
-		f := c.files[name]
-		if f == nil {
-			return nil
-		}
-		files[i] = f
-		n += len(f.body)
+	files, n := c.partFiles(parts)
+	if files == nil {
+		return nil
 	}
 	body := make([]byte, 0, n)
 	for _, f := range files {
 		body = append(body, f.body...)
 	}
+	c.repoint(parts, files, body, nil)
+	return &servedFile{
+		body: body, ctype: files[0].ctype, cacheControl: files[0].cacheControl,
+		length: []string{strconv.Itoa(n)}, owner: owner, msn: msn,
+	}
+}
+
+// adoptParts re-points the entries of a segment's parts into the
+// segment's bytes, which the muxer's storage (memStorage) joined from the
+// same parts; it reports false, and changes nothing, when a part is
+// missing or their sizes do not add up to the segment's.
+func (c *fileCache) adoptParts(seg *servedFile, parts []string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	files, n := c.partFiles(parts)
+	if files == nil || n != len(seg.body) {
+		return false
+	}
+	c.repoint(parts, files, seg.body, seg.mem)
+	return true
+}
+
+// partFiles returns the entries of parts and their total size, or nil if
+// one is missing. c.mu is held.
+func (c *fileCache) partFiles(parts []string) ([]*servedFile, int) {
+	files := make([]*servedFile, len(parts))
+	n := 0
+	for i, name := range parts {
+		f := c.files[name]
+		if f == nil {
+			return nil, 0
+		}
+		files[i] = f
+		n += len(f.body)
+	}
+	return files, n
+}
+
+// repoint replaces the entries of parts with copies whose bytes are their
+// place in body (kept mapped by mem, if not nil), the parts end to end.
+// c.mu is held.
+func (c *fileCache) repoint(parts []string, files []*servedFile, body []byte, mem *segmentMemory) {
 	off := 0
 	for i, f := range files {
 		part := *f
 		part.body = body[off : off+len(f.body) : off+len(f.body)]
+		part.mem = mem
 		off += len(f.body)
 		c.files[parts[i]] = &part
-	}
-	return &servedFile{
-		body: body, ctype: files[0].ctype, cacheControl: files[0].cacheControl,
-		length: []string{strconv.Itoa(n)}, owner: owner, msn: msn,
 	}
 }
 
@@ -78,6 +117,7 @@ func (f *servedFile) write(w http.ResponseWriter) {
 	h["Content-Length"] = f.length
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(f.body)
+	runtime.KeepAlive(f) // f.mem keeps f.body mapped until written
 }
 
 // fileCache holds the files the media playlists of one muxer list, by

@@ -1,13 +1,17 @@
 package hls
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/core/stream"
@@ -142,26 +146,23 @@ func TestAACCompanion(t *testing.T) {
 				t.Errorf("CODECS %q, want audio %q:\n%s", codecs, tt.wantCodec, main)
 			}
 			if tt.wantCodec != "" {
-				// The audio rendition carries media: about 1 s per segment.
-				uri, ok := uriAttr(main[strings.Index(main, "#EXT-X-MEDIA:"):])
-				if !ok {
-					t.Fatalf("no audio rendition in\n%s", main)
-				}
-				// The first segment may start before the audio does: check
-				// the second.
+				// The audio (muxed with the video) carries media: about 1 s
+				// per segment. The first segment may start before the
+				// audio does: check the second.
+				uri := uris(main)[0]
 				var segs []string
-				waitFor(t, "two audio segments", func() bool {
-					_, audio, _ := ts.get(t, "/LiveApp/streams/"+uri)
-					segs = uris(audio)
-					return countSegments([]byte(audio)) >= 3
+				var media string
+				waitFor(t, "three segments", func() bool {
+					_, media, _ = ts.get(t, "/LiveApp/streams/"+uri)
+					segs = uris(media)
+					return countSegments([]byte(media)) >= 3
 				})
 				minBytes := 2000 // 64 kb/s AAC
 				if tt.wantCodec == "opus" {
-					minBytes = 500 // the fake 3-byte packets
+					minBytes = 100 // the fake 3-byte packets, 50 a second
 				}
-				if code, body, _ := ts.get(t, "/LiveApp/streams/"+segs[len(segs)-2]); code != 200 || len(body) < minBytes {
-					_, audio, _ := ts.get(t, "/LiveApp/streams/"+uri)
-					t.Errorf("audio segment: %d, %d bytes\n%s", code, len(body), audio)
+				if n := audioBytes(t, ts, media, segs[len(segs)-2]); n < minBytes {
+					t.Errorf("audio in segment %s: %d bytes, want %d or more\n%s", segs[len(segs)-2], n, minBytes, media)
 				}
 			}
 			if n := comp.calls.Load(); n != tt.wantCalls {
@@ -169,6 +170,41 @@ func TestAACCompanion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// audioBytes returns the bytes of audio samples in an fMP4 segment of a
+// media playlist (the tracks its init file does not call video).
+func audioBytes(t testing.TB, ts *testServer, media, seg string) int {
+	t.Helper()
+	m := mapRe.FindStringSubmatch(media)
+	if m == nil {
+		t.Fatalf("no EXT-X-MAP in\n%s", media)
+	}
+	code, body, _ := ts.get(t, "/LiveApp/streams/"+m[1])
+	var init fmp4.Init
+	if err := init.Unmarshal(bytes.NewReader([]byte(body))); code != http.StatusOK || err != nil {
+		t.Fatalf("init %s: %d %v", m[1], code, err)
+	}
+	audio := map[int]bool{}
+	for _, tr := range init.Tracks {
+		audio[tr.ID] = !tr.Codec.IsVideo()
+	}
+	code, body, _ = ts.get(t, "/LiveApp/streams/"+seg)
+	var parts fmp4.Parts
+	if err := parts.Unmarshal([]byte(body)); code != http.StatusOK || err != nil {
+		t.Fatalf("segment %s: %d %v", seg, code, err)
+	}
+	n := 0
+	for _, p := range parts {
+		for _, tr := range p.Tracks {
+			for _, s := range tr.Samples {
+				if audio[tr.ID] {
+					n += len(s.Payload)
+				}
+			}
+		}
+	}
+	return n
 }
 
 // codecsAttr returns the CODECS attribute of a multivariant playlist's

@@ -62,10 +62,16 @@ type Config struct {
 	// PartMinDuration is the shortest Low-Latency HLS part (default 200ms).
 	PartMinDuration time.Duration
 	// Directory is where the muxer (gohlslib) keeps its copy of each
-	// stream's segments, in a subdirectory per stream; requests are served
-	// from an in-memory cache either way. Empty (default): gohlslib keeps
-	// them in RAM too, in buffers that grow to about twice the media.
+	// stream's segments, in a subdirectory per stream, and requests are
+	// served from an in-memory copy. Empty (default): segments are kept in
+	// RAM once, at their exact size, and served from there.
 	Directory string
+	// SeparateAudio, in the fMP4 variants (Low-Latency HLS included),
+	// lists audio as its own media playlist (an EXT-X-MEDIA rendition).
+	// False (default): audio rides in the video's segments and parts, one
+	// media playlist, so players make half the requests. MPEG-TS always
+	// muxes.
+	SeparateAudio bool
 	// Logger receives the server's logs (default: discarded).
 	Logger *slog.Logger
 	// AllowOrigin is the Access-Control-Allow-Origin answered to browsers

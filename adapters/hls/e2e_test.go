@@ -3,6 +3,7 @@ package hls
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -195,14 +196,29 @@ var (
 )
 
 func TestLowLatencyPlaylists(t *testing.T) {
-	t.Parallel()
-	ts := newTestServer(t, Config{})
+	for _, separate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("separate_audio=%v", separate), func(t *testing.T) {
+			t.Parallel()
+			testLowLatencyPlaylists(t, separate)
+		})
+	}
+}
+
+func testLowLatencyPlaylists(t *testing.T, separateAudio bool) {
+	ts := newTestServer(t, Config{SeparateAudio: separateAudio})
 	key := mustKey(t, "LiveApp", "ll1")
 	ts.publish(t, key, 3*time.Second)
 
 	main, mediaPath := ts.mainPlaylist(t, "ll1")
-	if !strings.Contains(main, `#EXT-X-MEDIA:TYPE=AUDIO`) || !regexp.MustCompile(`URI="[0-9a-f]{12}_audio2_stream\.m3u8"`).MatchString(main) {
-		t.Errorf("audio rendition not rewritten:\n%s", main)
+	if !strings.Contains(main, `mp4a.40.2`) {
+		t.Errorf("main playlist does not announce the AAC audio:\n%s", main)
+	}
+	hasRendition := strings.Contains(main, `#EXT-X-MEDIA:TYPE=AUDIO`)
+	switch {
+	case separateAudio && (!hasRendition || !regexp.MustCompile(`URI="[0-9a-f]{12}_audio2_stream\.m3u8"`).MatchString(main)):
+		t.Errorf("audio rendition missing or not rewritten:\n%s", main)
+	case !separateAudio && (hasRendition || len(uris(main)) != 1):
+		t.Errorf("audio not muxed into the one media playlist:\n%s", main)
 	}
 	code, media, hdr := ts.get(t, mediaPath)
 	if code != http.StatusOK {
@@ -239,10 +255,15 @@ func TestLowLatencyPlaylists(t *testing.T) {
 		t.Errorf("segment %s: status %d, %d bytes, Cache-Control %q", last, code, len(body), hdr.Get("Cache-Control"))
 	}
 
-	// The parts listed follow each other without a gap, in both renditions.
-	assertPartsContinuous(t, ts, media)
-	_, audioPL, _ := ts.get(t, "/LiveApp/streams/"+regexp.MustCompile(`URI="([^"]+)"`).FindStringSubmatch(main)[1])
-	assertPartsContinuous(t, ts, audioPL)
+	// The parts listed follow each other without a gap, for each track,
+	// and (muxed) each part carries both tracks.
+	if separateAudio {
+		assertPartsContinuous(t, ts, media, 1)
+		_, audioPL, _ := ts.get(t, "/LiveApp/streams/"+regexp.MustCompile(`URI="([^"]+)"`).FindStringSubmatch(main)[1])
+		assertPartsContinuous(t, ts, audioPL, 1)
+	} else {
+		assertPartsContinuous(t, ts, media, 2)
+	}
 
 	// A blocking reload for the next part answers once it exists.
 	msn := int(floatOf(t, mediaSeqRe, media)) + len(segs)
@@ -296,8 +317,9 @@ func TestLowLatencyPlaylists(t *testing.T) {
 }
 
 // assertPartsContinuous fetches every part a media playlist lists and
-// checks that each track's timeline has no gap or overlap between them.
-func assertPartsContinuous(t testing.TB, ts *testServer, pl string) {
+// checks that each holds tracks tracks and that each track's timeline has
+// no gap or overlap between them.
+func assertPartsContinuous(t testing.TB, ts *testServer, pl string, tracks int) {
 	t.Helper()
 	partRe := regexp.MustCompile(`#EXT-X-PART:[^\n]*URI="([^"]+)"`)
 	next := map[int]uint64{}
@@ -315,6 +337,9 @@ func assertPartsContinuous(t testing.TB, ts *testServer, pl string) {
 			t.Fatalf("part %s: %v", m[1], err)
 		}
 		for _, p := range parts {
+			if len(p.Tracks) != tracks {
+				t.Fatalf("part %s holds %d tracks, want %d", m[1], len(p.Tracks), tracks)
+			}
 			for _, tr := range p.Tracks {
 				if want, ok := next[tr.ID]; ok && tr.BaseTime != want {
 					t.Fatalf("part %s track %d starts at %d, previous part ended at %d", m[1], tr.ID, tr.BaseTime, want)

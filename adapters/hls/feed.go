@@ -89,7 +89,7 @@ func (st *plState) outOfRange(msn uint64) bool {
 
 // newPlState reads a media playlist gohlslib rendered without a query.
 func newPlState(res *bufferedWriter, ll bool, seq uint64) (*plState, *playlist.Media, error) {
-	body := res.body.Bytes()
+	body := res.bytes()
 	if fixed, ok := fixPartHoldBack(body); ok {
 		body = fixed
 	}
@@ -133,7 +133,7 @@ func (st *plState) deltaUpdate(sm *streamMuxer, name string) *uriTemplate {
 		if res.status != http.StatusOK {
 			return
 		}
-		body := res.body.Bytes()
+		body := res.bytes()
 		if fixed, ok := fixPartHoldBack(body); ok {
 			body = fixed
 		}
@@ -208,7 +208,13 @@ func (sm *streamMuxer) fetchListed(f *playlistFeed, pl *playlist.Media, st *plSt
 			names[k] = p.URI
 		}
 		if len(names) > 0 && validName(s.URI) && !sm.files.has(s.URI) {
-			if sf := sm.files.joinParts(names, f, msn); sf != nil {
+			if sm.dir == "" {
+				// memStorage joined the parts: share its bytes, and
+				// re-point the parts' entries into them.
+				if sf := sm.fetchFile(f, s.URI, msn); sf != nil && !sm.files.adoptParts(sf, names) {
+					sm.log.Debug("HLS segment is not its parts end to end", "segment", s.URI)
+				}
+			} else if sf := sm.files.joinParts(names, f, msn); sf != nil {
 				sm.files.put(s.URI, sf)
 			}
 		}
@@ -219,13 +225,17 @@ func (sm *streamMuxer) fetchListed(f *playlistFeed, pl *playlist.Media, st *plSt
 	}
 }
 
-func (sm *streamMuxer) fetchFile(f *playlistFeed, name string, msn uint64) {
+// fetchFile puts the file name into the file cache, unless it is there
+// already, and returns the new entry (nil when none was added).
+func (sm *streamMuxer) fetchFile(f *playlistFeed, name string, msn uint64) *servedFile {
 	if !validName(name) || sm.files.has(name) {
-		return
+		return nil
 	}
 	res := sm.get(name, "") // listed files exist: this does not block
 	if res.status != http.StatusOK {
-		return
+		return nil
 	}
-	sm.files.put(name, newServedFile(res, f, msn))
+	sf := newServedFile(res, f, msn)
+	sm.files.put(name, sf)
+	return sf
 }

@@ -104,7 +104,7 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, key s
 		notFound(w) // closed meanwhile
 		return
 	}
-	body := rewriteMultivariant(mv.body.Bytes(), sm.prefix)
+	body := rewriteMultivariant(mv.bytes(), sm.prefix)
 	sm.viewers.touch(clientID(r), s.now())
 	h := w.Header()
 	// Not cached: after a republish the same URL names another muxer.
@@ -244,9 +244,8 @@ func (s *Server) serveGuarded(ctx context.Context, w http.ResponseWriter, req *h
 	select {
 	case <-done:
 		if buf.status == http.StatusOK && strings.HasSuffix(req.URL.Path, playlistExt) {
-			if body, ok := fixPartHoldBack(buf.body.Bytes()); ok {
-				buf.body.Reset()
-				buf.body.Write(body)
+			if body, ok := fixPartHoldBack(buf.bytes()); ok {
+				buf.replace(body)
 			}
 		}
 		buf.copyTo(w)
@@ -299,9 +298,8 @@ func (s *Server) serveNow(w http.ResponseWriter, req *http.Request, sm *streamMu
 	if buf.status != http.StatusOK {
 		return false
 	}
-	if body, ok := fixPartHoldBack(buf.body.Bytes()); ok {
-		buf.body.Reset()
-		buf.body.Write(body)
+	if body, ok := fixPartHoldBack(buf.bytes()); ok {
+		buf.replace(body)
 	}
 	buf.copyTo(w)
 	return true

@@ -98,9 +98,10 @@ func newStreamMuxer(ctx context.Context, cfg Config, key stream.Key, src *media.
 		}
 		sm.dir = dir
 	}
-	// Requests are served from the cache either way; with a directory,
-	// gohlslib's own copy of the window is in files (the kernel's page
-	// cache, sized exactly) rather than in grown buffers on the heap.
+	// Requests are served from the cache either way. Without a directory
+	// the cache shares the bytes of the muxer's storage (memStorage); with
+	// one, gohlslib's copy of the window is in files and the cache holds
+	// its own.
 	sm.files = newFileCache()
 	if sm.opus >= 0 {
 		return sm, nil // run starts the muxer once the companion is there
@@ -129,9 +130,13 @@ func (sm *streamMuxer) start(tracks []media.Track, drop int) error {
 		SegmentMinDuration: sm.cfg.SegmentMinDuration,
 		PartMinDuration:    sm.cfg.PartMinDuration,
 		Directory:          sm.dir,
+		MuxedAudio:         !sm.cfg.SeparateAudio,
 		OnEncodeError: func(err error) {
 			sm.log.Warn("HLS encode error", "err", err)
 		},
+	}
+	if sm.dir == "" {
+		m.StorageFactory = memStorage{}
 	}
 	if err := m.Start(); err != nil {
 		return fmt.Errorf("start muxer: %w", err)
@@ -251,7 +256,7 @@ func (sm *streamMuxer) waitContent(start func(func()) bool) (string, bool) {
 	if mv.status != http.StatusOK {
 		return "", false
 	}
-	names := mediaPlaylists(mv.body.Bytes())
+	names := mediaPlaylists(mv.bytes())
 	if len(names) == 0 {
 		sm.log.Warn("HLS multivariant playlist without a media playlist")
 		return "", false

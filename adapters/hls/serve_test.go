@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -114,10 +115,24 @@ func TestPlaylistRevalidation(t *testing.T) {
 }
 
 // TestCachedFilesMatchMuxer: every file the cache serves (segments joined
-// from their parts, parts, init) is byte for byte what gohlslib serves.
+// from their parts, parts, init) is byte for byte what gohlslib serves,
+// with segments in RAM (shared with the cache) and in files (joined by the
+// cache from its parts).
 func TestCachedFilesMatchMuxer(t *testing.T) {
-	t.Parallel()
-	ts := newTestServer(t, Config{})
+	for _, dir := range []bool{false, true} {
+		t.Run(fmt.Sprintf("directory=%v", dir), func(t *testing.T) {
+			t.Parallel()
+			cfg := Config{}
+			if dir {
+				cfg.Directory = t.TempDir()
+			}
+			testCachedFilesMatchMuxer(t, cfg)
+		})
+	}
+}
+
+func testCachedFilesMatchMuxer(t *testing.T, cfg Config) {
+	ts := newTestServer(t, cfg)
 	key := mustKey(t, "LiveApp", "same")
 	ts.publish(t, key, 3*time.Second)
 	_, mediaPath := ts.mainPlaylist(t, "same")
@@ -137,8 +152,8 @@ func TestCachedFilesMatchMuxer(t *testing.T) {
 		if want.status != http.StatusOK {
 			continue // left the muxer meanwhile
 		}
-		if !bytes.Equal(sf.body, want.body.Bytes()) {
-			t.Errorf("%s: cached %d bytes differ from the muxer's %d", name, len(sf.body), want.body.Len())
+		if !bytes.Equal(sf.body, want.bytes()) {
+			t.Errorf("%s: cached %d bytes differ from the muxer's %d", name, len(sf.body), len(want.bytes()))
 		}
 		checked++
 	}

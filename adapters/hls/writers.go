@@ -3,6 +3,7 @@ package hls
 import (
 	"bytes"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 )
@@ -13,6 +14,10 @@ type bufferedWriter struct {
 	header http.Header
 	status int // 0 while nothing was written
 	body   bytes.Buffer
+	// kept is a body taken by reference (keep): shared, immutable bytes,
+	// possibly outside the Go heap, valid while owner is reachable.
+	kept  []byte
+	owner *segmentMemory
 }
 
 func newBufferedWriter() *bufferedWriter {
@@ -29,7 +34,46 @@ func (w *bufferedWriter) WriteHeader(status int) {
 
 func (w *bufferedWriter) Write(b []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
+	w.unkeep()
 	return w.body.Write(b)
+}
+
+// keep takes immutable bytes by reference as the whole body when nothing
+// was written yet (see sharedReader); owner, if not nil, keeps them
+// mapped. Otherwise they are copied.
+func (w *bufferedWriter) keep(b []byte, owner *segmentMemory) {
+	w.WriteHeader(http.StatusOK)
+	if w.body.Len() == 0 && w.kept == nil {
+		w.kept, w.owner = b[:len(b):len(b)], owner
+		return
+	}
+	w.unkeep()
+	w.body.Write(b)
+	runtime.KeepAlive(owner)
+}
+
+// unkeep turns a kept body into an owned copy, before anything is added.
+func (w *bufferedWriter) unkeep() {
+	if w.kept != nil {
+		w.body.Write(w.kept)
+		runtime.KeepAlive(w.owner)
+		w.kept, w.owner = nil, nil
+	}
+}
+
+// replace makes b the whole body.
+func (w *bufferedWriter) replace(b []byte) {
+	w.kept, w.owner = nil, nil
+	w.body.Reset()
+	w.body.Write(b)
+}
+
+// bytes returns the body; valid while w is reachable.
+func (w *bufferedWriter) bytes() []byte {
+	if w.kept != nil {
+		return w.kept
+	}
+	return w.body.Bytes()
 }
 
 // copyTo sends the kept response, or 404 if there is none: gohlslib writes
@@ -43,9 +87,11 @@ func (w *bufferedWriter) copyTo(dst http.ResponseWriter) {
 	for k, v := range w.header {
 		h[k] = v
 	}
-	h.Set("Content-Length", strconv.Itoa(w.body.Len()))
+	body := w.bytes()
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	dst.WriteHeader(w.status)
-	_, _ = dst.Write(w.body.Bytes())
+	_, _ = dst.Write(body)
+	runtime.KeepAlive(w)
 }
 
 // respWriter counts the bytes of a response and remembers its status.

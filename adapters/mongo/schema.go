@@ -50,6 +50,21 @@ type loadDoc struct {
 	Streams      int64   `bson:"streams"`
 	Viewers      int64   `bson:"viewers"`
 	DBQueryAvgMs float64 `bson:"dbQueryAvgMs"`
+	// StreamViewers is node.Load.StreamViewers: an array of small
+	// subdocuments, not a document keyed by stream (stream ids may hold
+	// dots, awkward in field names); left out when empty. Heartbeat
+	// replaces it with the whole load in its one $set.
+	StreamViewers []streamViewersDoc `bson:"streamViewers,omitempty"`
+}
+
+// streamViewersDoc is one stream's viewers on a node: {app, id, hls,
+// webrtc, rtmp}, zero counts left out.
+type streamViewersDoc struct {
+	App    string `bson:"app"`
+	ID     string `bson:"id"`
+	HLS    int64  `bson:"hls,omitempty"`
+	WebRTC int64  `bson:"webrtc,omitempty"`
+	RTMP   int64  `bson:"rtmp,omitempty"`
 }
 
 // claimDoc is the origin claim on one stream; _id is "app/id".
@@ -133,23 +148,53 @@ func unclamp(v int64) uint64 {
 
 func toLoadDoc(l node.Load) loadDoc {
 	return loadDoc{
-		CPUPercent:   l.CPUPercent,
-		MemoryBytes:  clampInt64(l.MemoryBytes),
-		MemoryTotal:  clampInt64(l.MemoryTotal),
-		Streams:      int64(l.Streams),
-		Viewers:      int64(l.Viewers),
-		DBQueryAvgMs: l.DBQueryAvgMs,
+		CPUPercent:    l.CPUPercent,
+		MemoryBytes:   clampInt64(l.MemoryBytes),
+		MemoryTotal:   clampInt64(l.MemoryTotal),
+		Streams:       int64(l.Streams),
+		Viewers:       int64(l.Viewers),
+		DBQueryAvgMs:  l.DBQueryAvgMs,
+		StreamViewers: toStreamViewersDocs(l.StreamViewers),
 	}
+}
+
+func toStreamViewersDocs(vs []node.StreamViewers) []streamViewersDoc {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]streamViewersDoc, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, streamViewersDoc{
+			App: string(v.Stream.App), ID: string(v.Stream.ID),
+			HLS: int64(v.HLS), WebRTC: int64(v.WebRTC), RTMP: int64(v.RTMP),
+		})
+	}
+	return out
+}
+
+func streamViewers(docs []streamViewersDoc) []node.StreamViewers {
+	if len(docs) == 0 {
+		return nil
+	}
+	out := make([]node.StreamViewers, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, node.StreamViewers{
+			Stream: stream.Key{App: stream.App(d.App), ID: stream.ID(d.ID)},
+			HLS:    int(d.HLS), WebRTC: int(d.WebRTC), RTMP: int(d.RTMP),
+		})
+	}
+	return out
 }
 
 func (d loadDoc) load() node.Load {
 	return node.Load{
-		CPUPercent:   d.CPUPercent,
-		MemoryBytes:  unclamp(d.MemoryBytes),
-		MemoryTotal:  unclamp(d.MemoryTotal),
-		Streams:      int(d.Streams),
-		Viewers:      int(d.Viewers),
-		DBQueryAvgMs: d.DBQueryAvgMs,
+		CPUPercent:    d.CPUPercent,
+		MemoryBytes:   unclamp(d.MemoryBytes),
+		MemoryTotal:   unclamp(d.MemoryTotal),
+		Streams:       int(d.Streams),
+		Viewers:       int(d.Viewers),
+		DBQueryAvgMs:  d.DBQueryAvgMs,
+		StreamViewers: streamViewers(d.StreamViewers),
 	}
 }
 

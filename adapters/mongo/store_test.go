@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/colony-live/colony/adapters/mongo/mongotest"
+	"github.com/colony-live/colony/core/node"
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
 	"github.com/colony-live/colony/ports/portstest"
@@ -241,5 +243,61 @@ func TestOutageAndRecovery(t *testing.T) {
 			t.Fatalf("store still failing 15s after the server came back: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestNodeStreamViewersDocument: a node's viewers per stream are stored as
+// an array of {app, id, hls, webrtc, rtmp} subdocuments in its load (zero
+// counts and an empty array left out), never as field names made of
+// stream ids, and the heartbeat's one $set replaces them.
+func TestNodeStreamViewersDocument(t *testing.T) {
+	srv := mongotest.New(t)
+	s := openTest(t, srv, Config{})
+	ctx := testCtx(t)
+	now := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := s.Register(ctx, node.Node{ID: "n1", Role: node.RoleEdge, LastSeen: now}); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	raw := func() bson.M {
+		t.Helper()
+		var d bson.M
+		if err := s.nodes.FindOne(ctx, bson.D{{Key: "_id", Value: "n1"}}).Decode(&d); err != nil {
+			t.Fatalf("find raw document: %v", err)
+		}
+		load, ok := d["load"].(bson.M)
+		if !ok {
+			t.Fatalf("load stored as %T %v", d["load"], d["load"])
+		}
+		return load
+	}
+	if v, ok := raw()["streamViewers"]; ok {
+		t.Fatalf("no viewers, yet streamViewers stored: %v", v)
+	}
+	load := node.Load{Viewers: 6, StreamViewers: []node.StreamViewers{
+		{Stream: stream.Key{App: "LiveApp", ID: "cam.1"}, HLS: 3, RTMP: 1},
+		{Stream: stream.Key{App: "WebRTCAppEE", ID: "b"}, WebRTC: 2},
+	}}
+	if err := s.Heartbeat(ctx, "n1", load, now.Add(5*time.Second)); err != nil {
+		t.Fatalf("Heartbeat: %v", err)
+	}
+	got, ok := raw()["streamViewers"].(bson.A)
+	want := []bson.M{
+		{"app": "LiveApp", "id": "cam.1", "hls": int64(3), "rtmp": int64(1)},
+		{"app": "WebRTCAppEE", "id": "b", "webrtc": int64(2)},
+	}
+	if !ok || len(got) != len(want) {
+		t.Fatalf("streamViewers stored as %T %v, want an array of %d", raw()["streamViewers"], raw()["streamViewers"], len(want))
+	}
+	for i, w := range want {
+		if !reflect.DeepEqual(got[i], w) {
+			t.Errorf("streamViewers[%d] = %v, want %v", i, got[i], w)
+		}
+	}
+	load.StreamViewers = nil
+	if err := s.Heartbeat(ctx, "n1", load, now.Add(10*time.Second)); err != nil {
+		t.Fatalf("Heartbeat: %v", err)
+	}
+	if v, ok := raw()["streamViewers"]; ok {
+		t.Errorf("viewers gone, yet streamViewers still stored: %v", v)
 	}
 }

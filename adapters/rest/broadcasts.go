@@ -1,8 +1,11 @@
 package rest
 
 import (
+	"context"
 	"net/http"
+	"slices"
 
+	"github.com/colony-live/colony/core/node"
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
 )
@@ -85,11 +88,33 @@ func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request, app stre
 		storeError(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, s.broadcastsJSON(r.Context(), list))
+}
+
+// broadcastsJSON returns the JSON of list: each live stream published here
+// with the bitrate measured here (withMeasured) and, on a cluster node,
+// every live stream with its viewers summed over the alive nodes of the
+// cluster (clusterViewers: one registry read for the whole list, up to one
+// heartbeat old). If the registry cannot be read, the records' counts (the
+// origin's own viewers) are kept.
+func (s *Server) broadcastsJSON(ctx context.Context, list []stream.Broadcast) []Broadcast {
+	var sums map[stream.Key]node.StreamViewers
+	if s.clustered() && slices.ContainsFunc(list, stream.Broadcast.Live) {
+		var err error
+		if sums, err = s.clusterViewers(ctx); err != nil {
+			s.log.Debug("cannot read the registry: viewer counts from the broadcast records", "err", err)
+		}
+	}
 	out := make([]Broadcast, 0, len(list))
 	for _, b := range list {
-		out = append(out, s.withMeasured(b))
+		j := s.withMeasured(b)
+		if sums != nil && b.Live() {
+			v := sums[b.Key]
+			j.HLSViewerCount, j.WebRTCViewerCount, j.RTMPViewerCount = v.HLS, v.WebRTC, v.RTMP
+		}
+		out = append(out, j)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) countBroadcasts(w http.ResponseWriter, r *http.Request, app stream.App) {
@@ -116,7 +141,7 @@ func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request, key stream
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.withMeasured(b))
+	writeJSON(w, http.StatusOK, s.broadcastsJSON(r.Context(), []stream.Broadcast{b})[0])
 }
 
 // stopBroadcast answers POST /{app}/rest/v2/broadcasts/{id}/stop: it

@@ -106,7 +106,6 @@ func TestForwardToOrigin(t *testing.T) {
 	p := newPair(t, nil)
 	for _, path := range []string{
 		"/LiveApp/rest/v2/broadcasts/alpha/stream-info",
-		"/LiveApp/rest/v2/broadcasts/alpha/broadcast-statistics",
 		"/LiveApp/rest/v2/broadcasts/beta/stream-info",
 	} {
 		oc, oh, ob := p.origin.get(t, "GET", path)

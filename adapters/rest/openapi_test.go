@@ -113,8 +113,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 // forwardedRoute reports whether rt is forwarded to a live stream's origin.
 func forwardedRoute(rt route) bool {
-	return strings.HasSuffix(rt.path, "/stream-info") || strings.HasSuffix(rt.path, "/broadcast-statistics") ||
-		strings.HasSuffix(rt.path, "/stop") || (rt.method == "DELETE" && strings.HasSuffix(rt.path, "/broadcasts/{id}"))
+	return strings.HasSuffix(rt.path, "/stream-info") || strings.HasSuffix(rt.path, "/stop") || (rt.method == "DELETE" && strings.HasSuffix(rt.path, "/broadcasts/{id}"))
 }
 
 func TestOpenAPIServed(t *testing.T) {

@@ -37,7 +37,7 @@ func (s *Server) routes() []route {
 		{"DELETE", app + "/{id}", s.stream(s.deleteBroadcast), false},
 		{"POST", app + "/{id}/stop", s.stream(s.stopBroadcast), false},
 		{"GET", app + "/{id}/stream-info", s.stream(s.atOrigin(s.streamInfo)), false},
-		{"GET", app + "/{id}/broadcast-statistics", s.stream(s.atOrigin(s.broadcastStatistics)), false},
+		{"GET", app + "/{id}/broadcast-statistics", s.stream(s.broadcastStatistics), false},
 		{"GET", app + "/{id}/token", s.stream(s.createToken), false},
 		{"GET", app + "/{id}/jwt-token", s.stream(s.createJWTToken), false},
 		{"DELETE", app + "/{id}/tokens", s.stream(s.revokeTokens), false},

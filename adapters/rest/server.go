@@ -48,8 +48,9 @@ type Config struct {
 	// those endpoints answer 501.
 	Plugins Plugins
 	// Viewers counts this node's viewers per stream and protocol, for
-	// broadcast-statistics (the engine implements it); nil: the broadcast
-	// record's counts.
+	// broadcast-statistics on a standalone node (the engine implements
+	// it); nil: the broadcast record's counts. A cluster node (one with
+	// Forward.Secret) sums every node's counts from the registry instead.
 	Viewers ViewerCounter
 	// Forward hands calls about a live stream to its origin (cluster
 	// nodes); the zero value answers every call here.

@@ -84,11 +84,17 @@ func clusterCommand() *cli.Command {
 					for _, cl := range claims {
 						relay[cl.Stream] = cl.RelayAddr
 					}
+					// Viewers over every alive node, from their last heartbeats.
+					nodes, err := store.Nodes(c.Context)
+					if err != nil {
+						return err
+					}
+					viewers := node.ClusterViewers(nodes, time.Now(), node.DefaultDeadAfter)
 					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "STREAM\tSTATUS\tTYPE\tORIGIN\tRELAY\tSIZE\tVIEWERS (HLS/WEBRTC)\tSINCE")
 					for _, b := range live {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%dx%d\t%d/%d\t%s\n", b.Key, b.Status, b.PublishType, b.OriginNode,
-							relay[b.Key], b.Width, b.Height, b.HLSViewers, b.WebRTCViewers, b.StartTime.Format(time.RFC3339))
+							relay[b.Key], b.Width, b.Height, viewers[b.Key].HLS, viewers[b.Key].WebRTC, b.StartTime.Format(time.RFC3339))
 					}
 					return tw.Flush()
 				},

@@ -131,11 +131,15 @@ type HLSConfig struct {
 	// PartDuration is the minimum LL-HLS part length (default 200ms).
 	PartDuration time.Duration `yaml:"part_duration"`
 	// Directory, when set, is where the muxer keeps its copy of each
-	// stream's segment window: about a third of the memory per stream (the
-	// page cache holds the media at its size instead of grown heap buffers),
-	// for more CPU (one write per MP4 box). Empty (default): in RAM.
-	// Viewers are served from memory either way.
+	// stream's segment window, and viewers are served from a copy in
+	// memory: more CPU (one write per MP4 box) and, since segments in RAM
+	// are held once at their exact size, no longer less memory. Empty
+	// (default): in RAM.
 	Directory string `yaml:"directory"`
+	// SeparateAudio lists audio as its own media playlist in the fMP4
+	// variants; false (default): audio rides in the video's segments and
+	// parts, and players make half the requests.
+	SeparateAudio bool `yaml:"separate_audio"`
 	// Audio is what HLS carries of Opus audio (WebRTC publications): auto
 	// (default: its AAC re-encoding by the transcoder plugin when there is
 	// one, else the Opus), aac (AAC or no audio) or opus.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 )
 
 // The adaptive bitrate suite: a real colony, the real transcoder plugins
@@ -390,8 +391,9 @@ func abrSegments(t *testing.T, url string) []*playlist.MediaSegment {
 	return out
 }
 
-// abrVideoBitrate measures a video media playlist's bitrate from the
-// sizes and durations of its segments, once they cover at least span.
+// abrVideoBitrate measures the video bitrate of a media playlist from the
+// video samples of its segments (audio rides in the same fMP4 segments),
+// once they cover at least span.
 func abrVideoBitrate(t *testing.T, base, uri string, span time.Duration) int {
 	t.Helper()
 	var segs []*playlist.MediaSegment
@@ -406,14 +408,37 @@ func abrVideoBitrate(t *testing.T, base, uri string, span time.Duration) int {
 		}
 		return nil
 	})
+	_, _, media := httpGet(t, base+uri)
+	var pl playlist.Media
+	if err := pl.Unmarshal([]byte(media)); err != nil || pl.Map == nil {
+		t.Fatalf("media playlist %s without EXT-X-MAP (%v):\n%s", uri, err, media)
+	}
+	code, _, body := httpGet(t, base+pl.Map.URI)
+	var init fmp4.Init
+	if err := init.Unmarshal(strings.NewReader(body)); code != 200 || err != nil {
+		t.Fatalf("init %s: %d %v", pl.Map.URI, code, err)
+	}
+	video := map[int]bool{}
+	for _, tr := range init.Tracks {
+		video[tr.ID] = tr.Codec.IsVideo()
+	}
 	var bytes int
 	var dur time.Duration
 	for _, s := range segs[1:] {
 		code, _, body := httpGet(t, base+s.URI)
-		if code != 200 {
-			t.Fatalf("segment %s: %d", s.URI, code)
+		var parts fmp4.Parts
+		if err := parts.Unmarshal([]byte(body)); code != 200 || err != nil {
+			t.Fatalf("segment %s: %d %v", s.URI, code, err)
 		}
-		bytes += len(body)
+		for _, p := range parts {
+			for _, tr := range p.Tracks {
+				for _, smp := range tr.Samples {
+					if video[tr.ID] {
+						bytes += len(smp.Payload)
+					}
+				}
+			}
+		}
 		dur += s.Duration
 	}
 	return int(float64(bytes*8) / dur.Seconds())

@@ -72,7 +72,9 @@ func restBitrate(t *testing.T, n *colonyNode, id string) int {
 // pulled the stream answers stream-info with the origin's renditions (the
 // call is forwarded to the origin), the broadcast shows the bitrate
 // measured from the live stream (the clip's ~2.2 Mbit/s) on both nodes,
-// broadcast-statistics counts the edge's viewers on both, stop on the edge disconnects the origin's publisher, and an origin that
+// broadcast-statistics counts the edge's viewers on both (from the
+// registry, where every node writes its viewers per stream with each
+// heartbeat), so do the broadcast list and record, stop on the edge disconnects the origin's publisher, and an origin that
 // died answers 502 through the edge.
 func TestRESTCluster(t *testing.T) {
 	dir := abrPluginDir(t)
@@ -155,16 +157,44 @@ func TestRESTCluster(t *testing.T) {
 	// Viewers on the edge count in broadcast-statistics, whichever node is asked.
 	viewerDone := make(chan error, 1)
 	go func() {
-		viewerDone <- hlsViewer(edge.HTTP+"/LiveApp/streams/rc1.m3u8?sessionId=rc-viewer", 8*time.Second)
+		viewerDone <- hlsViewer(edge.HTTP+"/LiveApp/streams/rc1.m3u8?sessionId=rc-viewer", 15*time.Second)
 	}()
 	for _, n := range []*colonyNode{origin, edge} {
-		eventually(t, 8*time.Second, n.name+" counts the edge's HLS viewer", func() error {
+		// The edge pulls rc1, counts the viewer, and writes it into the
+		// registry with its next heartbeat (every 5 s).
+		eventually(t, 12*time.Second, n.name+" counts the edge's HLS viewer", func() error {
 			var st struct {
 				HLS int `json:"totalHLSWatchersCount"`
 			}
 			getJSON(t, n.HTTP+"/LiveApp/rest/v2/broadcasts/rc1/broadcast-statistics", &st)
 			if st.HLS != 1 {
 				return fmt.Errorf("totalHLSWatchersCount = %d, want 1", st.HLS)
+			}
+			return nil
+		})
+	}
+	// The broadcast record and list sum the edge's viewer too (the origin
+	// has none of its own): the same registry figures, so within one
+	// heartbeat interval at most.
+	for _, n := range []*colonyNode{origin, edge} {
+		eventually(t, 5*time.Second, n.name+" shows the edge's HLS viewer in the record and the list", func() error {
+			var rec struct {
+				HLS int `json:"hlsViewerCount"`
+			}
+			getJSON(t, n.HTTP+"/LiveApp/rest/v2/broadcasts/rc1", &rec)
+			var list []struct {
+				StreamID string `json:"streamId"`
+				HLS      int    `json:"hlsViewerCount"`
+			}
+			getJSON(t, n.HTTP+"/LiveApp/rest/v2/broadcasts/list/0/50", &list)
+			listed := -1
+			for _, b := range list {
+				if b.StreamID == "rc1" {
+					listed = b.HLS
+				}
+			}
+			if rec.HLS != 1 || listed != 1 {
+				return fmt.Errorf("hlsViewerCount: record %d, list %d; want 1", rec.HLS, listed)
 			}
 			return nil
 		})

@@ -128,8 +128,8 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Audio: cfg.HLS.Audio, Companions: aacComp,
 		Variant: cfg.HLS.Variant, SegmentCount: cfg.HLS.SegmentCount,
 		SegmentMinDuration: cfg.HLS.SegmentDuration, PartMinDuration: cfg.HLS.PartDuration,
-		Directory: cfg.HLS.Directory,
-		Logger:    log, Renditions: rends,
+		Directory: cfg.HLS.Directory, SeparateAudio: cfg.HLS.SeparateAudio,
+		Logger: log, Renditions: rends,
 	}, play)
 	if err != nil {
 		return err

@@ -10,11 +10,12 @@ import (
 	"github.com/colony-live/colony/ports"
 )
 
-// Run registers the node, heartbeats every HeartbeatEvery (renewing its
-// origin claims, publishing viewer counts, sweeping dead nodes' streams and
-// purging long-dead nodes) until ctx is cancelled, then drains: publishers
-// are kicked, pulls stopped, claims released and the node deregistered. It
-// returns after every goroutine the engine started has ended.
+// Run registers the node, heartbeats every HeartbeatEvery (its load and its
+// viewers per stream; renewing its origin claims, publishing viewer counts,
+// sweeping dead nodes' streams and purging long-dead nodes) until ctx is
+// cancelled, then drains: publishers are kicked, pulls stopped, claims
+// released and the node deregistered. It returns after every goroutine the
+// engine started has ended.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.drain()
 	registered := e.register(ctx)
@@ -60,10 +61,16 @@ func (e *Engine) sampleLoad() node.Load {
 	}
 	e.mu.Unlock()
 	l.Streams = len(keys)
+	per := make([]node.StreamViewers, 0, len(keys))
 	for _, k := range keys {
-		n, _ := e.viewers(k)
+		n, by := e.viewers(k)
 		l.Viewers += n
+		per = append(per, node.StreamViewers{Stream: k, HLS: by["hls"], WebRTC: by["webrtc"], RTMP: by["rtmp"]})
 	}
+	// Each node's viewers per stream ride on its heartbeat, so that one
+	// registry read sums a stream's viewers over the cluster (see
+	// node.ClusterViewers); the sums lag by up to one heartbeat period.
+	l.StreamViewers = node.ReportedViewers(per, node.MaxStreamViewers)
 	l.DBQueryAvgMs = float64(e.dbAverage()) / float64(time.Millisecond)
 	return l
 }

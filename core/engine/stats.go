@@ -26,7 +26,9 @@ func (e *Engine) PublishedStreams() []stream.Key {
 }
 
 // ViewerCounts returns the viewers of key on this node, per protocol
-// ("hls", "webrtc", ...). The REST API sums them over a cluster.
+// ("hls", "webrtc", ...), counted now. A standalone node's REST API answers
+// with them; in a cluster every node's counts reach the registry with its
+// heartbeat instead (node.Load.StreamViewers).
 func (e *Engine) ViewerCounts(key stream.Key) map[string]int {
 	_, per := e.viewers(key)
 	return per

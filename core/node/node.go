@@ -57,6 +57,11 @@ type Load struct {
 	Streams      int     // streams published (or pulled) here
 	Viewers      int     // viewers over all protocols
 	DBQueryAvgMs float64 // measured registry round-trip time
+	// StreamViewers are this node's viewers per stream and protocol, as
+	// ReportedViewers keeps them (streams with viewers only, at most
+	// MaxStreamViewers, ordered by stream); ClusterViewers sums them over
+	// the alive nodes.
+	StreamViewers []StreamViewers
 }
 
 // Node is one member of a cluster.

@@ -89,7 +89,7 @@ func (m *MemStore) Register(ctx context.Context, n node.Node) error {
 		return err
 	}
 	defer m.mu.Unlock()
-	m.nodes[n.ID] = n
+	m.nodes[n.ID] = cloneNode(n)
 	return nil
 }
 
@@ -103,7 +103,7 @@ func (m *MemStore) Heartbeat(ctx context.Context, id node.ID, load node.Load, no
 		return fmt.Errorf("memstore: node %s: %w", id, ports.ErrNotFound)
 	}
 	n.Load, n.LastSeen = load, now
-	m.nodes[id] = n
+	m.nodes[id] = cloneNode(n)
 	return nil
 }
 
@@ -123,7 +123,7 @@ func (m *MemStore) Nodes(ctx context.Context) ([]node.Node, error) {
 	defer m.mu.Unlock()
 	out := make([]node.Node, 0, len(m.nodes))
 	for _, n := range m.nodes {
-		out = append(out, n)
+		out = append(out, cloneNode(n))
 	}
 	slices.SortFunc(out, func(a, b node.Node) int {
 		if a.ID < b.ID {
@@ -325,14 +325,21 @@ func (m *MemStore) NodeRecord(id node.ID) (node.Node, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n, ok := m.nodes[id]
-	return n, ok
+	return cloneNode(n), ok
 }
 
 // PutNode stores n directly.
 func (m *MemStore) PutNode(n node.Node) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.nodes[n.ID] = n
+	m.nodes[n.ID] = cloneNode(n)
+}
+
+// cloneNode copies n's slices, so that the store and its callers never
+// share them.
+func cloneNode(n node.Node) node.Node {
+	n.Load.StreamViewers = slices.Clone(n.Load.StreamViewers)
+	return n
 }
 
 // RemoveNode deletes node id directly.

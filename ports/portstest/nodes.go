@@ -2,11 +2,14 @@ package portstest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/colony-live/colony/core/node"
+	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
 )
 
@@ -30,6 +33,11 @@ func testNode(id node.ID, lastSeen time.Time) node.Node {
 			Streams:      3,
 			Viewers:      42,
 			DBQueryAvgMs: 1.25,
+			StreamViewers: []node.StreamViewers{
+				{Stream: stream.Key{App: "LiveApp", ID: "cam.1"}, HLS: 30, WebRTC: 2, RTMP: 1},
+				{Stream: stream.Key{App: "LiveApp", ID: stream.ID(strings.Repeat("x.", stream.MaxIDLen/2))}, HLS: 4},
+				{Stream: stream.Key{App: "WebRTCAppEE", ID: ".leading-dot_and.dots."}, WebRTC: 5},
+			},
 		},
 	}
 }
@@ -99,13 +107,43 @@ func runNodes(t *testing.T, open func(t *testing.T) ports.Store) {
 				t.Fatalf("Register: %v", err)
 			}
 		}
-		load := node.Load{CPUPercent: 99.5, MemoryBytes: 1 << 30, MemoryTotal: 2 << 30, Streams: 7, Viewers: 1000, DBQueryAvgMs: 3.5}
+		load := node.Load{CPUPercent: 99.5, MemoryBytes: 1 << 30, MemoryTotal: 2 << 30, Streams: 7, Viewers: 1000, DBQueryAvgMs: 3.5,
+			StreamViewers: []node.StreamViewers{{Stream: stream.Key{App: "LiveApp", ID: "s.1"}, HLS: 999, RTMP: 1}}}
 		if err := s.Heartbeat(ctx(t), "n1", load, at(5*time.Second)); err != nil {
 			t.Fatalf("Heartbeat: %v", err)
 		}
 		want := n
 		want.Load, want.LastSeen = load, at(5*time.Second)
 		assertNodes(t, s, want, other)
+		// A heartbeat without viewers clears the previous per-stream figures.
+		load.StreamViewers = nil
+		if err := s.Heartbeat(ctx(t), "n1", load, at(10*time.Second)); err != nil {
+			t.Fatalf("Heartbeat: %v", err)
+		}
+		want.Load, want.LastSeen = load, at(10*time.Second)
+		assertNodes(t, s, want, other)
+	})
+
+	t.Run("HeartbeatStreamViewersAtTheirBound", func(t *testing.T) {
+		s := open(t)
+		n := testNode("n1", at(0))
+		if err := s.Register(ctx(t), n); err != nil {
+			t.Fatalf("Register: %v", err)
+		}
+		load := n.Load
+		load.StreamViewers = nil
+		for i := range node.MaxStreamViewers {
+			load.StreamViewers = append(load.StreamViewers, node.StreamViewers{
+				Stream: stream.Key{App: "LiveApp", ID: stream.ID(fmt.Sprintf("stream-%04d.%s", i, strings.Repeat("x", 100)))},
+				HLS:    i + 1, WebRTC: i % 3, RTMP: i % 2,
+			})
+		}
+		if err := s.Heartbeat(ctx(t), "n1", load, at(5*time.Second)); err != nil {
+			t.Fatalf("Heartbeat with %d streams: %v", len(load.StreamViewers), err)
+		}
+		want := n
+		want.Load, want.LastSeen = load, at(5*time.Second)
+		assertNodes(t, s, want)
 	})
 
 	t.Run("HeartbeatUnknown", func(t *testing.T) {

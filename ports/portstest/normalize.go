@@ -22,6 +22,9 @@ func normTime(t time.Time) time.Time {
 func normNode(n node.Node) node.Node {
 	n.StartedAt = normTime(n.StartedAt)
 	n.LastSeen = normTime(n.LastSeen)
+	if len(n.Load.StreamViewers) == 0 {
+		n.Load.StreamViewers = nil
+	}
 	return n
 }
 
