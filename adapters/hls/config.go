@@ -59,7 +59,10 @@ type Config struct {
 	// SegmentMinDuration is the shortest segment; a segment ends at the
 	// first keyframe after it (default 1s).
 	SegmentMinDuration time.Duration
-	// PartMinDuration is the shortest Low-Latency HLS part (default 200ms).
+	// PartMinDuration is the shortest Low-Latency HLS part (default 120ms:
+	// 4 frames at 30 or 60 fps, 3 at 25; a player starting PART-HOLD-BACK,
+	// three parts, behind the live edge plays about 0.55 s behind the
+	// camera).
 	PartMinDuration time.Duration
 	// Directory is where the muxer (gohlslib) keeps its copy of each
 	// stream's segments, in a subdirectory per stream, and requests are
@@ -107,7 +110,7 @@ func (c Config) withDefaults() Config {
 		c.SegmentMinDuration = time.Second
 	}
 	if c.PartMinDuration == 0 {
-		c.PartMinDuration = 200 * time.Millisecond
+		c.PartMinDuration = 120 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -11,7 +11,7 @@ import (
 func TestConfig(t *testing.T) {
 	d := Config{}.withDefaults()
 	if d.Variant != VariantLowLatency || d.SegmentCount != 7 || d.SegmentMinDuration != time.Second ||
-		d.PartMinDuration != 200*time.Millisecond || d.AllowOrigin != "*" || d.ReadyTimeout != 10*time.Second ||
+		d.PartMinDuration != 120*time.Millisecond || d.AllowOrigin != "*" || d.ReadyTimeout != 10*time.Second ||
 		d.Logger == nil || d.Directory != "" {
 		t.Errorf("defaults %+v", d)
 	}

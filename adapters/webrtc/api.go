@@ -8,6 +8,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	pion "github.com/pion/webrtc/v4"
 )
 
@@ -60,8 +61,8 @@ func opusCodec() pion.RTPCodecParameters {
 
 // newAPI builds the pion API shared by every PeerConnection: the media
 // engine (copied per connection by pion), the interceptors (built per
-// connection) and the ICE settings. The returned closer releases the
-// single-port UDP mux, if any.
+// connection) and the ICE settings. The returned closer stops the sender
+// reports and releases the single-port UDP mux, if any.
 func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 	me := &pion.MediaEngine{}
 	for _, c := range videoCodecs() {
@@ -76,10 +77,13 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 	// NACK generator and responder (nackResponder keeps the headers of the
 	// last NACKBuffer packets of each viewer's video, and references to
 	// their shared payloads; audio has no nack feedback, so no history),
-	// sender and receiver reports, and
+	// sender reports (senderReports, one goroutine for every connection)
+	// and pion's receiver reports (for publishers), and
 	// transport-wide congestion control feedback for publishers (without it
 	// browsers ramp their bitrate up slowly). Keyframe requests (PLI) are
-	// sent by the publisher sessions themselves.
+	// sent by the publisher sessions themselves. The NACK generator and
+	// the receiver reports only start (a goroutine each) on a connection
+	// that receives media (remoteOnly).
 	ir := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
@@ -88,10 +92,12 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 	me.RegisterFeedback(pion.RTCPFeedback{Type: "nack"}, pion.RTPCodecTypeVideo)
 	me.RegisterFeedback(pion.RTCPFeedback{Type: "nack", Parameter: "pli"}, pion.RTPCodecTypeVideo)
 	ir.Add(nackResponderFactory{size: cfg.NACKBuffer})
-	ir.Add(gen)
-	if err := pion.ConfigureRTCPReports(ir); err != nil {
-		return nil, nil, fmt.Errorf("configure RTCP reports: %w", err)
+	ir.Add(remoteOnly{gen})
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, nil, fmt.Errorf("configure receiver reports: %w", err)
 	}
+	ir.Add(remoteOnly{rr})
 	if err := pion.ConfigureTWCCSender(me, ir); err != nil {
 		return nil, nil, fmt.Errorf("configure TWCC feedback: %w", err)
 	}
@@ -119,22 +125,37 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 			return nil, nil, fmt.Errorf("%w: AdvertiseIPs: %w", ErrInvalidConfig, err)
 		}
 	}
-	var closer io.Closer = nopCloser{}
+	var udp io.Closer = nopCloser{}
 	if cfg.UDPMuxPort > 0 {
-		mux, err := listenUDPMux(cfg, cfg.UDPMuxPort, !cfg.noBatch, slogFactory{cfg.Logger}.NewLogger("udpmux"))
+		mux, err := listenUDPMux(cfg, cfg.UDPMuxPort, !cfg.noBatch, !cfg.noGSO, slogFactory{cfg.Logger}.NewLogger("udpmux"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("listen on UDP port %d: %w", cfg.UDPMuxPort, err)
 		}
 		se.SetICEUDPMux(mux)
-		closer = mux
+		udp = mux
 	} else if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
 		return nil, nil, fmt.Errorf("%w: UDP port range: %w", ErrInvalidConfig, err)
 	}
 
+	sr := newSenderReports(srTick, time.Now)
+	ir.Add(sr)
 	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
-	return api, closer, nil
+	return api, closers{sr, udp}, nil
 }
 
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
+
+// closers closes each in turn, returning the first error.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

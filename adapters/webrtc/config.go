@@ -100,6 +100,7 @@ type Config struct {
 	Logger *slog.Logger
 
 	noBatch bool // the muxed port writes one datagram per call (tests, measures)
+	noGSO   bool // the muxed port's batches do not use UDP GSO (tests, measures)
 }
 
 func (c Config) withDefaults() Config {

@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +50,10 @@ func cpuTime() time.Duration {
 // names a heap profile to write under load. It is for profiling:
 //
 //	COLONY_WEBRTC_LOAD=100 go test -run TestLoadViewers -cpuprofile cpu.out -memprofile mem.out ./adapters/webrtc
+//
+// The server's share of the CPU profile is its samples labelled
+// side=server (see below); COLONY_WEBRTC_LOAD_MUX=port serves every
+// viewer on one UDP port (Config.UDPMuxPort).
 func TestLoadViewers(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("COLONY_WEBRTC_LOAD"))
 	if n <= 0 {
@@ -66,8 +71,15 @@ func TestLoadViewers(t *testing.T) {
 	if p, _ := strconv.Atoi(os.Getenv("COLONY_WEBRTC_LOAD_MUX")); p > 0 {
 		cfg.UDPMuxPort = p
 		cfg.noBatch = os.Getenv("COLONY_WEBRTC_LOAD_NOBATCH") != ""
+		cfg.noGSO = os.Getenv("COLONY_WEBRTC_LOAD_NOGSO") != ""
 	}
-	_, hs := newTestServer(t, cfg, fakeIngest{publish: noPublish}, play)
+	// The server's goroutines (and those they start) carry the profile
+	// label side=server, so that a CPU profile tells the server from the
+	// clients: go tool pprof -tagfocus side=server -top cpu.out
+	var hs *httptest.Server
+	pprof.Do(context.Background(), pprof.Labels("side", "server"), func(context.Context) {
+		_, hs = newTestServer(t, cfg, fakeIngest{publish: noPublish}, play)
+	})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -91,7 +103,7 @@ func TestLoadViewers(t *testing.T) {
 		}
 	}()
 
-	var nbytes, pkts atomic.Int64
+	var nbytes, pkts, lost atomic.Int64
 	for i := range n {
 		pc := newClientPC(t)
 		if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -99,6 +111,7 @@ func TestLoadViewers(t *testing.T) {
 		}
 		pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
 			buf := make([]byte, 1500)
+			var gaps seqGaps
 			for {
 				k, _, err := tr.Read(buf)
 				if err != nil {
@@ -106,6 +119,9 @@ func TestLoadViewers(t *testing.T) {
 				}
 				nbytes.Add(int64(k))
 				pkts.Add(1)
+				if k >= 4 {
+					lost.Add(gaps.add(uint16(buf[2])<<8 | uint16(buf[3])))
+				}
 			}
 		})
 		resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, pc))
@@ -120,9 +136,20 @@ func TestLoadViewers(t *testing.T) {
 	runtime.GC()
 	var m0 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	c0, b0, p0, w0 := cpuTime(), nbytes.Load(), pkts.Load(), time.Now()
+	if path := os.Getenv("COLONY_WEBRTC_LOAD_CPU"); path != "" { // a CPU profile of the measured window only
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = f.Close() }()
+		defer pprof.StopCPUProfile()
+	}
+	c0, b0, p0, l0, w0 := cpuTime(), nbytes.Load(), pkts.Load(), lost.Load(), time.Now()
 	time.Sleep(time.Duration(secs) * time.Second)
-	c1, b1, p1, w1 := cpuTime(), nbytes.Load(), pkts.Load(), time.Now()
+	c1, b1, p1, l1, w1 := cpuTime(), nbytes.Load(), pkts.Load(), lost.Load(), time.Now()
 	var m1 runtime.MemStats
 	runtime.ReadMemStats(&m1)
 	if path := os.Getenv("COLONY_WEBRTC_LOAD_HEAP"); path != "" { // a heap profile under load
@@ -136,7 +163,29 @@ func TestLoadViewers(t *testing.T) {
 		_ = f.Close()
 	}
 	wall := w1.Sub(w0).Seconds()
-	t.Logf("%d viewers: process CPU %.2f cores; received %.2f Mbit/s per viewer, %.0f packets/s in all; heap in use %.1f MB, sys %.1f MB, %d goroutines; %.0f allocs/s",
-		n, (c1-c0).Seconds()/wall, float64(b1-b0)*8/wall/1e6/float64(n), float64(p1-p0)/wall,
+	t.Logf("%d viewers: process CPU %.2f cores, %.1f µs per packet; received %.2f Mbit/s per viewer, %.0f packets/s in all, %d skipped sequence numbers; heap in use %.1f MB, sys %.1f MB, %d goroutines; %.0f allocs/s",
+		n, (c1-c0).Seconds()/wall, float64((c1-c0).Microseconds())/float64(max(p1-p0, 1)),
+		float64(b1-b0)*8/wall/1e6/float64(n), float64(p1-p0)/wall, l1-l0,
 		float64(m1.HeapInuse)/1e6, float64(m1.Sys)/1e6, runtime.NumGoroutine(), float64(m1.Mallocs-m0.Mallocs)/wall)
+}
+
+// seqGaps counts the RTP sequence numbers skipped by a stream of packets
+// (a late retransmission fills no gap: it is not subtracted back).
+type seqGaps struct {
+	started bool
+	last    uint16
+}
+
+// add records seq and returns how many numbers it skips after the newest.
+func (g *seqGaps) add(seq uint16) int64 {
+	if !g.started {
+		g.started, g.last = true, seq
+		return 0
+	}
+	d := seq - g.last
+	if d == 0 || d >= 0x8000 { // a duplicate or an older packet
+		return 0
+	}
+	g.last = seq
+	return int64(d - 1)
 }

@@ -2,8 +2,10 @@ package webrtc
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -121,4 +123,57 @@ type nackDiscard struct{}
 
 func (nackDiscard) Write(_ *rtp.Header, p []byte, _ interceptor.Attributes) (int, error) {
 	return len(p), nil
+}
+
+// TestNackResponderHeaders: a resent packet has the header it was first
+// sent with, whether the history keeps its fields (56 bytes an entry) or
+// a clone of a header with CSRCs, extensions or padding.
+func TestNackResponderHeaders(t *testing.T) {
+	if size := unsafe.Sizeof(sentPacket{}); size != 56 {
+		t.Fatalf("a history entry is %d bytes, want 56", size)
+	}
+	const ssrc = 0x99
+	tests := []struct {
+		name string
+		hdr  rtp.Header
+	}{
+		{"plain", rtp.Header{Version: 2, Marker: true, PayloadType: 102, SequenceNumber: 7, Timestamp: 12345, SSRC: ssrc}},
+		{"CSRCs", rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 8, Timestamp: 1, SSRC: ssrc, CSRC: []uint32{1, 2}}},
+		{"extension", withExtension(rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 9, Timestamp: 2, SSRC: ssrc}, 3, []byte{1, 2})},
+		{"padding", rtp.Header{Version: 2, Padding: true, PaddingSize: 4, PayloadType: 96, SequenceNumber: 10, Timestamp: 3, SSRC: ssrc}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			i, _ := nackResponderFactory{size: 16}.NewInterceptor("")
+			rec := &nackRecorder{}
+			w := i.BindLocalStream(&interceptor.StreamInfo{SSRC: ssrc, RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}}, rec)
+			h := tc.hdr.Clone()
+			if _, err := w.Write(&h, []byte{1}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if len(h.CSRC) > 0 { // the caller reuses its storage
+				h.CSRC[0] = 0xdead
+			}
+			if len(h.Extensions) > 0 {
+				_ = h.SetExtension(3, []byte{0xff, 0xff})
+			}
+			b, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: []rtcp.NackPair{{PacketID: tc.hdr.SequenceNumber}}}})
+			if _, _, err := i.BindRTCPReader(nackRTCP(b)).Read(make([]byte, 1500), nil); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.pkts) != 2 {
+				t.Fatalf("%d packets written, want the packet and its retransmission", len(rec.pkts))
+			}
+			if got := rec.pkts[1].hdr; !reflect.DeepEqual(got, tc.hdr) {
+				t.Fatalf("resent header %+v, want %+v", got, tc.hdr)
+			}
+		})
+	}
+}
+
+func withExtension(h rtp.Header, id uint8, payload []byte) rtp.Header {
+	if err := h.SetExtension(id, payload); err != nil {
+		panic(err)
+	}
+	return h
 }

@@ -50,6 +50,9 @@ type batchConn struct {
 	stopped chan struct{}
 	waits   atomic.Uint64 // writes that found the queue full
 	failed  atomic.Uint64 // datagrams the kernel refused
+	sent    atomic.Uint64 // datagrams sent
+	msgs    atomic.Uint64 // messages sent (a GSO message holds several datagrams)
+	gso     atomic.Bool   // the sender uses UDP GSO
 }
 
 // datagrams are queued packets, copied into reused 64 KB chunks (a
@@ -99,11 +102,12 @@ type batchSender interface {
 	send(c *batchConn, d *datagrams)
 }
 
-// newBatchConn wraps conn; its sender goroutine runs until Close.
-func newBatchConn(conn *net.UDPConn) *batchConn { return newBatchConnWith(conn, nil) }
+// newBatchConn wraps conn; its sender goroutine runs until Close. With
+// gso, the sender uses UDP GSO where the platform has it.
+func newBatchConn(conn *net.UDPConn, gso bool) *batchConn { return newBatchConnWith(conn, nil, gso) }
 
 // newBatchConnWith uses sender (nil: the platform's).
-func newBatchConnWith(conn *net.UDPConn, sender batchSender) *batchConn {
+func newBatchConnWith(conn *net.UDPConn, sender batchSender, gso bool) *batchConn {
 	c := &batchConn{
 		UDPConn: conn,
 		fill:    &datagrams{},
@@ -117,7 +121,7 @@ func newBatchConnWith(conn *net.UDPConn, sender batchSender) *batchConn {
 	c.room = sync.NewCond(&c.mu)
 	c.sender = sender
 	if c.sender == nil {
-		c.sender = newBatchSender(c)
+		c.sender = newBatchSender(c, gso)
 	}
 	go c.run()
 	return c
@@ -217,6 +221,9 @@ func (plainSender) send(c *batchConn, d *datagrams) {
 				return
 			}
 			c.failed.Add(1)
+			continue
 		}
+		c.sent.Add(1)
+		c.msgs.Add(1)
 	}
 }

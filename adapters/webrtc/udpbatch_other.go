@@ -2,4 +2,4 @@
 
 package webrtc
 
-func newBatchSender(*batchConn) batchSender { return plainSender{} }
+func newBatchSender(*batchConn, bool) batchSender { return plainSender{} }

@@ -32,7 +32,7 @@ func TestBatchConnDelivers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc := newBatchConn(tx)
+	bc := newBatchConn(tx, true)
 	defer bc.Close()
 
 	const writers, each = 4, 300 // more than batchMax per writer
@@ -89,7 +89,7 @@ func TestBatchConnClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc := newBatchConn(tx)
+	bc := newBatchConn(tx, true)
 	if err := bc.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestBatchConnRefusesOtherFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc := newBatchConn(tx)
+	bc := newBatchConn(tx, true)
 	defer bc.Close()
 	_, _ = bc.WriteToAddrPort([]byte("lost"), netip.MustParseAddrPort("[2001:db8::1]:9"))
 	_, _ = bc.WriteToAddrPort([]byte("kept"), rx.LocalAddr().(*net.UDPAddr).AddrPort())
@@ -145,7 +145,7 @@ func fullBatchConn(t *testing.T) (bc *batchConn, g gatedSender, wrote chan error
 		t.Fatal(err)
 	}
 	g = gatedSender{gate: make(chan struct{}), n: make(chan int, 10)}
-	bc = newBatchConnWith(tx, g)
+	bc = newBatchConnWith(tx, g, true)
 	to := netip.MustParseAddrPort("127.0.0.1:9")
 	_, _ = bc.WriteToAddrPort([]byte{0}, to) // taken by the sender, which waits at the gate
 	for queued := 1; queued > 0; time.Sleep(time.Millisecond) {

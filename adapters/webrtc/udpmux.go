@@ -11,8 +11,9 @@ import (
 // listenUDPMux listens on port at each local address ICE may use (as
 // pion's NewMultiUDPMuxFromPort does: interfaces up, loopback only when
 // configured, IPFilter) and serves every PeerConnection over those
-// sockets. With batch, writes go through batchConn (sendmmsg).
-func listenUDPMux(cfg Config, port int, batch bool, log logging.LeveledLogger) (ice.UDPMux, error) {
+// sockets. With batch, writes go through batchConn (sendmmsg), with gso
+// also UDP GSO where the kernel has it.
+func listenUDPMux(cfg Config, port int, batch, gso bool, log logging.LeveledLogger) (ice.UDPMux, error) {
 	ips, err := muxAddrs(cfg)
 	if err != nil {
 		return nil, err
@@ -36,7 +37,7 @@ func listenUDPMux(cfg Config, port int, batch bool, log logging.LeveledLogger) (
 		_ = c.SetWriteBuffer(4 << 20)
 		_ = c.SetReadBuffer(4 << 20)
 		if batch {
-			conns = append(conns, newBatchConn(c))
+			conns = append(conns, newBatchConn(c, gso))
 		} else {
 			conns = append(conns, c)
 		}

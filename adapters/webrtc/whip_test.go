@@ -30,6 +30,7 @@ type publisherClient struct {
 	pc           *pion.PeerConnection
 	video, audio *pion.TrackLocalStaticSample
 	plis         atomic.Int32 // keyframe requests received
+	rrs          atomic.Int32 // receiver reports received
 }
 
 // newPublisherClient publishes video of videoMime (H.264 or VP8) and, with
@@ -66,8 +67,11 @@ func newPublisherClient(t *testing.T, videoMime string, withAudio bool) *publish
 					return
 				}
 				for _, p := range pkts {
-					if _, ok := p.(*rtcp.PictureLossIndication); ok {
+					switch p.(type) {
+					case *rtcp.PictureLossIndication:
 						c.plis.Add(1)
+					case *rtcp.ReceiverReport:
+						c.rrs.Add(1)
 					}
 				}
 			}
@@ -287,6 +291,9 @@ func TestWHIPPublishesH264AndOpus(t *testing.T) {
 	if n := decodeFrames(t, video); n < 30 {
 		t.Fatalf("ffmpeg decoded %d frames of the ingested video, want at least 30", n)
 	}
+	// The server sends receiver reports (remoteOnly starts them with the
+	// first remote stream).
+	waitFor(t, "a receiver report", 5*time.Second, func() bool { return c.rrs.Load() > 0 })
 
 	// DELETE ends the publication normally.
 	del, err := http.NewRequest(http.MethodDelete, hs.URL+resp.Header.Get("Location"), nil)

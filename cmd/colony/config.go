@@ -128,7 +128,8 @@ type HLSConfig struct {
 	SegmentCount int `yaml:"segment_count"`
 	// SegmentDuration is the minimum segment length (default 1s).
 	SegmentDuration time.Duration `yaml:"segment_duration"`
-	// PartDuration is the minimum LL-HLS part length (default 200ms).
+	// PartDuration is the minimum LL-HLS part length (default 120ms: 133 ms
+	// parts at 30 fps, about 0.55 s glass-to-glass).
 	PartDuration time.Duration `yaml:"part_duration"`
 	// Directory, when set, is where the muxer keeps its copy of each
 	// stream's segment window, and viewers are served from a copy in
@@ -154,7 +155,7 @@ func defaultConfig() Config {
 		ServedByHeader: &t,
 		Node:           NodeConfig{Role: "both", Group: "default", PurgeAfter: time.Hour},
 		Mongo:          MongoConfig{Database: "colony"},
-		HLS:            HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond},
+		HLS:            HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 120 * time.Millisecond},
 		WebRTC:         WebRTCConfig{UDPPortMin: 50000, UDPPortMax: 60000},
 		Transcoder:     TranscoderConfig{Plugin: "auto"},
 	}

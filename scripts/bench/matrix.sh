@@ -18,7 +18,8 @@
 # Environment: COLONY_BIN (default bin/colony, built if missing),
 # BENCH_BIN (default: bin/colony-bench, built afresh), OUT (results
 # directory, default a new one under /tmp), RUNS_COLONY,
-# RUNS_NGINX, DURATION, WARMUP (override the profile). nginx is skipped,
+# RUNS_NGINX, DURATION, WARMUP (override the profile), COLONY_ARGS (more
+# arguments for the standalone Colony, e.g. "--config FILE"). nginx is skipped,
 # with a warning, if nginx or libnginx-mod-rtmp is not installed.
 set -euo pipefail
 
@@ -128,7 +129,7 @@ c_rtmp=${COLONY_RTMP_PORT:-19350}
 c_http=${COLONY_HTTP_PORT:-19080}
 "$colony_bin" run --data-dir "$work/colony-data" --http-addr "127.0.0.1:$c_http" \
 	--rtmp-addr "127.0.0.1:$c_rtmp" --relay-addr "127.0.0.1:${COLONY_RELAY_PORT:-19001}" \
-	--log-level warn >"$out/colony.log" 2>&1 &
+	--log-level warn ${COLONY_ARGS:-} >"$out/colony.log" 2>&1 &
 colony_pid=$!
 wait_live "127.0.0.1:$c_http"
 echo "== colony (pid $colony_pid): $runs_colony" >&2
