@@ -61,6 +61,15 @@ type Config struct {
 	// signal where the server shares its cores (a load generator, a
 	// transcoder, other services). Nil (default): the process's own CPU.
 	MachineLoad ports.LoadSampler
+	// LagLimit refuses new viewers (503 / highResourceUsage) while the
+	// viewers' video frames leave this late after they entered the server
+	// (the 90th percentile of the viewers' worst lag over the last second),
+	// the direct sign of a node past its capacity, whatever the CPU figure
+	// says. While it lasts, viewers whose own lag has been past 4× the
+	// limit for 2 s are closed, the newest first, a tenth of the viewers
+	// at most every 2 s, so that the others catch up (default 200ms;
+	// negative: never).
+	LagLimit time.Duration
 	// NACKBuffer is how many sent video packets each viewer keeps for
 	// retransmission on a NACK, a power of two (default 256: over a second
 	// of a 2 Mbit/s stream; pion's default, 1024, holds 1.5 MB per viewer).
@@ -112,6 +121,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CPULimit == 0 {
 		c.CPULimit = 0.9
+	}
+	if c.LagLimit == 0 {
+		c.LagLimit = 200 * time.Millisecond
 	}
 	if c.NACKBuffer == 0 {
 		c.NACKBuffer = 256

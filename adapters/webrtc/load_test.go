@@ -67,7 +67,7 @@ func TestLoadViewers(t *testing.T) {
 	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps, Width: 1280, Height: 720}}, media.StreamConfig{})
 	defer st.Close()
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
-	cfg := Config{CPULimit: -1} // the clients share the process: no refusal
+	cfg := Config{CPULimit: -1, LagLimit: -1} // the clients share the process: no refusal, no shedding
 	if p, _ := strconv.Atoi(os.Getenv("COLONY_WEBRTC_LOAD_MUX")); p > 0 {
 		cfg.UDPMuxPort = p
 		cfg.noBatch = os.Getenv("COLONY_WEBRTC_LOAD_NOBATCH") != ""

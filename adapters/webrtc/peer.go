@@ -46,6 +46,7 @@ type peer struct {
 	id     string
 	key    stream.Key
 	viewer bool
+	seq    uint64  // registration order (Server.register)
 	play   *player // the play session, for a viewer
 	pc     *pion.PeerConnection
 	log    *slog.Logger

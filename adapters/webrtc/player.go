@@ -53,6 +53,7 @@ type player struct {
 	query      url.Values
 	origHeight int
 	videoBytes atomic.Int64 // video bytes sent, for the sending rate
+	lag        sendLag      // how late live video frames are sent (Config.LagLimit)
 	obs        chan abrObs  // receiver reports for the automatic choice
 	pinned     atomic.Bool  // a rendition is forced: no automatic choice
 	switchMu   sync.Mutex   // serialises force and the automatic switches
@@ -330,7 +331,9 @@ func (pl *player) playable(idx int) bool { return idx == pl.videoIdx || idx == p
 func (pl *player) send(u *media.Unit, anchor time.Duration) {
 	switch {
 	case u.Track == pl.videoIdx:
-		pl.offerVideo(pl.base, u, pl.video.base+rtpTicks(u.PTS-anchor, pl.video.clock), time.Now())
+		now := time.Now()
+		pl.lag.observe(u.Ingest, now)
+		pl.offerVideo(pl.base, u, pl.video.base+rtpTicks(u.PTS-anchor, pl.video.clock), now)
 	case u.Track == pl.audioIdx && u.PTS >= anchor:
 		pl.check(pl.audio.out.write(u.Data, pl.audio.base+rtpTicks(u.PTS-anchor, pl.audio.clock)))
 	}

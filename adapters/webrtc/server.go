@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
@@ -41,7 +42,9 @@ type Server struct {
 	// frameCaches share the packetization of video frames among viewers.
 	frameCaches map[frameKey]*frameCache
 
-	cpu atomic.Uint64 // the process's last CPU use (fraction of the cores, float64 bits)
+	cpu      atomic.Uint64 // the process's last CPU use (fraction of the cores, float64 bits)
+	lagGuard lagGuard      // send-lag admission and shedding (Config.LagLimit), guarded by mu
+	seq      uint64        // sessions registered, numbering them (newest: highest)
 
 	closeOnce sync.Once
 }
@@ -72,6 +75,10 @@ func New(cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, error) 
 	if cfg.CPULimit >= 0 {
 		s.wg.Add(1)
 		go s.watchCPU()
+	}
+	if cfg.LagLimit > 0 {
+		s.wg.Add(1)
+		go s.watchLag()
 	}
 	return s, nil
 }
@@ -158,12 +165,20 @@ func (s *Server) register(p *peer) error {
 			return fmt.Errorf("%w: %d WebRTC viewers", ports.ErrOverloaded, s.nViewers)
 		}
 		if cpu, over := s.overloaded(); over {
+			s.lagGuard.refusedCPU++
 			return fmt.Errorf("%w: CPU at %.0f%% of the cores, past the limit of %.0f%%, with %d WebRTC viewers",
 				ports.ErrOverloaded, 100*cpu, 100*s.cfg.CPULimit, s.nViewers)
+		}
+		if lag, over := s.lagging(); over {
+			s.lagGuard.refusedLag++
+			return fmt.Errorf("%w: WebRTC viewers get their frames %v late, past the limit of %v, with %d viewers",
+				ports.ErrOverloaded, lag.Round(time.Millisecond), s.cfg.LagLimit, s.nViewers)
 		}
 		s.nViewers++
 		s.viewers[p.key]++
 	}
+	s.seq++
+	p.seq = s.seq
 	s.sessions[p.id] = p
 	s.wg.Add(1)
 	return nil

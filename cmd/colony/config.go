@@ -113,6 +113,10 @@ type WebRTCConfig struct {
 	// CPUOfMachine applies cpu_limit to the whole machine's CPU use rather
 	// than the server's own (a machine shared with transcoders or others).
 	CPUOfMachine bool `yaml:"cpu_of_machine"`
+	// LagLimit refuses new viewers (highResourceUsage) while the viewers'
+	// video frames leave this late after they entered the server, and
+	// sheds the newest of those far behind (default 200ms; 0 or negative: never).
+	LagLimit time.Duration `yaml:"lag_limit"`
 	// NACKBuffer is how many sent video packets each viewer keeps for
 	// retransmission, a power of two (default 256: about 1.2 s at 2 Mbit/s).
 	NACKBuffer uint16 `yaml:"nack_buffer"`
@@ -156,7 +160,7 @@ func defaultConfig() Config {
 		Node:           NodeConfig{Role: "both", Group: "default", PurgeAfter: time.Hour},
 		Mongo:          MongoConfig{Database: "colony"},
 		HLS:            HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 120 * time.Millisecond},
-		WebRTC:         WebRTCConfig{UDPPortMin: 50000, UDPPortMax: 60000},
+		WebRTC:         WebRTCConfig{UDPPortMin: 50000, UDPPortMax: 60000, LagLimit: 200 * time.Millisecond},
 		Transcoder:     TranscoderConfig{Plugin: "auto"},
 	}
 }

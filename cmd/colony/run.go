@@ -209,7 +209,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	registerMetrics(reg, eng, hlsSrv, rtmpSrv, cl.relaySrv)
+	registerMetrics(reg, eng, hlsSrv, webrtcSrv, rtmpSrv, cl.relaySrv)
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mux.Handle("GET /metrics", reg.Handler())

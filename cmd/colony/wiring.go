@@ -72,7 +72,7 @@ func persistentNodeID(dir string) (string, error) {
 }
 
 // registerMetrics exposes the components' counters.
-func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r *rtmp.Server, rl *relay.Server) {
+func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, w *webrtc.Server, r *rtmp.Server, rl *relay.Server) {
 	type agg struct{ streams, readers, unitsIn, bytesIn, dropped float64 }
 	sum := func() agg {
 		var a agg
@@ -94,6 +94,11 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, r
 	reg.Gauge("stream_dropped_units", "Units dropped for slow readers of the streams live now.", func() float64 { return sum().dropped })
 	reg.Counter("hls_requests_total", "HLS HTTP requests.", func() float64 { return float64(h.Stats().Requests) })
 	reg.Counter("hls_bytes_out_total", "HLS response bytes.", func() float64 { return float64(h.Stats().BytesOut) })
+	reg.Gauge("webrtc_viewers", "WebRTC viewers.", func() float64 { return float64(w.Stats().Viewers) })
+	reg.Gauge("webrtc_send_lag_seconds", "How late WebRTC viewers' video frames leave (90th percentile over viewers, last second).", func() float64 { return w.Stats().SendLag.Seconds() })
+	reg.Counter("webrtc_viewers_refused_cpu_total", "WebRTC viewers refused over webrtc.cpu_limit.", func() float64 { return float64(w.Stats().RefusedByCPU) })
+	reg.Counter("webrtc_viewers_refused_lag_total", "WebRTC viewers refused over webrtc.lag_limit.", func() float64 { return float64(w.Stats().RefusedByLag) })
+	reg.Counter("webrtc_viewers_shed_total", "WebRTC viewers closed to bring the send lag back under webrtc.lag_limit.", func() float64 { return float64(w.Stats().Shed) })
 	if r != nil {
 		reg.Gauge("rtmp_connections", "Open RTMP connections.", func() float64 { return float64(r.Stats().Connections) })
 		reg.Counter("rtmp_bytes_in_total", "Bytes received over RTMP.", func() float64 { return float64(r.Stats().BytesIn) })
@@ -114,6 +119,9 @@ func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Pla
 		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
 		MaxViewers: cfg.WebRTC.MaxViewers, CPULimit: cfg.WebRTC.CPULimit, NACKBuffer: cfg.WebRTC.NACKBuffer,
 		Logger: log, Audio: audio, Renditions: rends,
+	}
+	if wc.LagLimit = cfg.WebRTC.LagLimit; wc.LagLimit <= 0 {
+		wc.LagLimit = -1 // 0 in the file turns the guard off (0 is webrtc's default)
 	}
 	if cfg.WebRTC.CPUOfMachine {
 		wc.MachineLoad = procfs.New("") // its own sampler: Sample measures since its previous call

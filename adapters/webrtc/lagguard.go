@@ -1,0 +1,139 @@
+package webrtc
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"time"
+)
+
+// The send-lag guard (Config.LagLimit): every lagSampleEvery the server
+// takes each viewer's worst send lag of the period (sendLag) and keeps the
+// viewers' figure (serverLag). While that figure is past the limit, new
+// viewers are refused (register) and viewers that have been far behind for
+// a while are shed, the newest first, so that the others catch up.
+const (
+	lagSampleEvery = time.Second
+	// shedFactor: a viewer is a candidate for shedding while its own lag
+	// is past shedFactor × Config.LagLimit ...
+	shedFactor = 4
+	// shedAfter: ... for this long. It is also the pause after shedding,
+	// so that the figure shows the effect before more are shed.
+	shedAfter = 2 * time.Second
+	// shedShare: at most one viewer in shedShare (and at least one) is
+	// shed at a time.
+	shedShare = 10
+)
+
+// errShed ends a viewer shed by the send-lag guard.
+var errShed = errors.New("viewer shed: the server sends frames too late (past its capacity)")
+
+// lagGuard is the state of the send-lag guard, guarded by Server.mu.
+type lagGuard struct {
+	figure   time.Duration // the viewers' send lag over the last period
+	shedHold time.Time     // no shedding before then
+	lags     []time.Duration
+	cands    []*player
+
+	refusedCPU, refusedLag, shed uint64
+}
+
+// serverLag is the send lag of the server as a whole from the viewers'
+// lags of a period: the 90th percentile (nearest rank), but never the
+// worst viewer alone, so that one viewer late for reasons of its own (a
+// blocked socket) does not count as the server's lag; 0 for fewer than
+// two viewers. lags is sorted in place.
+func serverLag(lags []time.Duration) time.Duration {
+	n := len(lags)
+	if n < 2 {
+		return 0
+	}
+	slices.Sort(lags)
+	k := (9*n+9)/10 - 1 // ceil(0.9 n) - 1
+	return lags[min(k, n-2)]
+}
+
+// watchLag runs the send-lag guard until the server closes.
+func (s *Server) watchLag() {
+	defer s.wg.Done()
+	t := time.NewTicker(lagSampleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-t.C:
+			s.checkLag(now)
+		}
+	}
+}
+
+// checkLag takes the viewers' send lags of the period ending now, keeps
+// the server's figure for admission and sheds viewers when the figure is
+// past the limit: those whose own lag has been past shedFactor × the limit
+// for shedAfter, the newest first, up to one viewer in shedShare.
+//
+// The newest go first: they joined last, when the server was already
+// nearest its capacity, so shedding them undoes the admissions that took
+// it past; a viewer watching for long keeps its session. (The slowest
+// would be a poor choice: when the machine is saturated every viewer's
+// goroutine is late alike, and which is slowest is chance.)
+func (s *Server) checkLag(now time.Time) {
+	limit := s.cfg.LagLimit
+	bound := shedFactor * limit
+	s.mu.Lock()
+	g := &s.lagGuard
+	lags, cands := g.lags[:0], g.cands[:0]
+	for _, p := range s.sessions {
+		pl := p.play
+		if pl == nil || p.ctx.Err() != nil {
+			continue
+		}
+		l, ok := pl.lag.take()
+		if !ok {
+			continue // no frame sent: nothing learnt
+		}
+		lags = append(lags, l)
+		if l <= bound {
+			pl.lag.overSince = time.Time{}
+			continue
+		}
+		if pl.lag.overSince.IsZero() {
+			pl.lag.overSince = now
+		}
+		if now.Sub(pl.lag.overSince) >= shedAfter {
+			cands = append(cands, pl)
+		}
+	}
+	measured := len(lags)
+	g.figure = serverLag(lags)
+	figure := g.figure
+	var shed int
+	if figure > limit && len(cands) > 0 && !now.Before(g.shedHold) {
+		slices.SortFunc(cands, func(a, b *player) int { return cmp.Compare(b.seq, a.seq) })
+		shed = min(len(cands), max(1, s.nViewers/shedShare))
+		for _, pl := range cands[:shed] {
+			pl.close(errShed)
+		}
+		g.shed += uint64(shed)
+		g.shedHold = now.Add(shedAfter)
+	}
+	nCands, viewers, total := len(cands), s.nViewers, g.shed
+	clear(cands) // no references kept to ended players
+	g.lags, g.cands = lags, cands[:0]
+	s.mu.Unlock()
+	if shed > 0 {
+		s.log.Warn("shedding WebRTC viewers: frames sent too late",
+			"shed", shed, "candidates", nCands, "viewers", viewers, "measured", measured,
+			"lag", figure.Round(time.Millisecond), "limit", limit, "shed_total", total)
+	}
+}
+
+// lagging reports whether the viewers' send lag is past Config.LagLimit.
+// s.mu is held.
+func (s *Server) lagging() (time.Duration, bool) {
+	if s.cfg.LagLimit <= 0 {
+		return 0, false
+	}
+	return s.lagGuard.figure, s.lagGuard.figure > s.cfg.LagLimit
+}

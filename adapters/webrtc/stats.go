@@ -1,0 +1,25 @@
+package webrtc
+
+import "time"
+
+// Stats are the server's admission figures.
+type Stats struct {
+	// Viewers is the number of WebRTC viewers now.
+	Viewers int
+	// SendLag is the viewers' send lag over the last second (see
+	// Config.LagLimit); 0 when the guard is off.
+	SendLag time.Duration
+	// RefusedByCPU and RefusedByLag count the viewers refused since start
+	// because of Config.CPULimit and Config.LagLimit.
+	RefusedByCPU, RefusedByLag uint64
+	// Shed counts the viewers closed by the send-lag guard since start.
+	Shed uint64
+}
+
+// Stats returns the server's admission figures.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := &s.lagGuard
+	return Stats{Viewers: s.nViewers, SendLag: g.figure, RefusedByCPU: g.refusedCPU, RefusedByLag: g.refusedLag, Shed: g.shed}
+}
