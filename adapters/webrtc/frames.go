@@ -24,6 +24,9 @@ type frameCache struct {
 	ring      [frameCacheSize]cachedFrame
 	index     map[*media.Unit]int
 	next      int
+	// lagFloor is the smallest send lag any viewer of this track has seen
+	// (see sendLag).
+	lagFloor lagFloor
 }
 
 type cachedFrame struct {

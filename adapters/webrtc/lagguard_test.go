@@ -63,6 +63,29 @@ func TestSendLagObserve(t *testing.T) {
 	}
 }
 
+// Viewers of one source share its floor: a crowd that joins while the
+// node already lags reports that lag instead of taking it as its floor.
+func TestSendLagSharedFloor(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var floor lagFloor
+	early := sendLag{shared: &floor}
+	early.observe(t0.Add(-5*time.Millisecond), t0) // served promptly
+	late := sendLag{shared: &floor}
+	late.observe(t0.Add(95*time.Millisecond), t0.Add(time.Second)) // joined when frames left 905 ms late
+	if got, _ := late.take(); got != 900*time.Millisecond {
+		t.Fatalf("a viewer joining a lagging node reports %v, want 900ms", got)
+	}
+	if got, _ := early.take(); got != 0 {
+		t.Fatalf("the prompt viewer reports %v", got)
+	}
+	// Each viewer's own floor (none shared) would have hidden it.
+	var alone sendLag
+	alone.observe(t0.Add(95*time.Millisecond), t0.Add(time.Second))
+	if got, _ := alone.take(); got != 0 {
+		t.Fatalf("own floor: %v", got)
+	}
+}
+
 func TestSendLagAllocs(t *testing.T) {
 	var l sendLag
 	in := time.Now()

@@ -113,6 +113,7 @@ func (s *Server) newPlayer(ctx context.Context, key stream.Key, st *media.Stream
 	p.play = pl
 	if videoIdx >= 0 {
 		pl.base = &videoSource{height: opts.height, st: st, track: videoIdx, frames: s.frames(st, videoIdx)}
+		pl.lag.shared = &pl.base.frames.lagFloor // one floor for the source's viewers on this node
 		if opts.height == 0 {
 			pl.origHeight = st.Tracks()[videoIdx].Height
 		}

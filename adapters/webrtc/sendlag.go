@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -11,17 +12,17 @@ import (
 // transcoder's renditions) and the cached GOP replayed to a new viewer
 // are not measured.
 //
-// The figure is relative to the smallest lag the player has seen (its
-// floor): a constant offset, such as an edge's relay transit and the
-// clock difference between the origin that stamped Ingest and this node,
-// is not this node's lateness. On an ingesting node the floor is a few
-// milliseconds; a viewer admitted while the node already lags has a
-// higher floor, and under-reports by at most Config.LagLimit.
+// The figure is relative to a floor: the smallest lag any viewer of the
+// same source on this node has seen (shared, the source's frameCache
+// holds it; a player without one keeps its own). A constant offset, such
+// as an edge's relay transit and the clock difference between the origin
+// that stamped Ingest and this node, is not this node's lateness. The
+// floor is shared so that viewers who join while the node already lags
+// (a crowd arriving at once, before the guard's next sample) report that
+// lag in full instead of taking it as their floor.
 type sendLag struct {
-	// floor is the smallest raw lag seen; set tells it is. Owned by the
-	// player's pump goroutine.
-	floor time.Duration
-	set   bool
+	shared *lagFloor // the source's floor; nil: own
+	own    lagFloor
 	// worst is 1 + the worst lag (ns) since the sampler last took it;
 	// 0: no frame measured since.
 	worst atomic.Int64
@@ -31,18 +32,41 @@ type sendLag struct {
 	overSince time.Time
 }
 
+// lagFloor is the smallest raw send lag seen, safe for concurrent use.
+// The zero value has seen none.
+type lagFloor struct {
+	v atomic.Int64 // the raw lag in ns with its sign bit flipped; 0: none yet
+}
+
+// lower lowers the floor to raw if raw is smaller (or the first), and
+// returns the floor.
+func (f *lagFloor) lower(raw time.Duration) time.Duration {
+	for {
+		cur := f.v.Load()
+		if cur != 0 {
+			if fl := time.Duration(cur ^ math.MinInt64); raw >= fl {
+				return fl
+			}
+		}
+		if f.v.CompareAndSwap(cur, int64(raw)^math.MinInt64) {
+			return raw
+		}
+	}
+}
+
 // observe records a frame that entered the server at ingest and is sent
-// now. It costs a comparison and an atomic load per frame (plus a store
-// when the lag grows), and allocates nothing.
+// now. It costs an atomic load and a comparison per frame (plus a store
+// when the lag grows or the floor falls), and allocates nothing.
 func (l *sendLag) observe(ingest, now time.Time) {
 	if ingest.IsZero() {
 		return
 	}
 	raw := now.Sub(ingest)
-	if !l.set || raw < l.floor {
-		l.floor, l.set = raw, true
+	floor := l.shared
+	if floor == nil {
+		floor = &l.own
 	}
-	if v := int64(raw-l.floor) + 1; v > l.worst.Load() {
+	if v := int64(raw-floor.lower(raw)) + 1; v > l.worst.Load() {
 		l.worst.Store(v)
 	}
 }
