@@ -35,11 +35,10 @@ func (c *cpuLoad) sample(now time.Time) float64 {
 	return d.Seconds() / wall.Seconds() / c.cores
 }
 
-// watchCPU samples the process's (or, with Config.MachineLoad, the
-// machine's) CPU use until the server closes, and
-// keeps the last figure for admission (overloaded).
-func (s *Server) watchCPU() {
-	defer s.wg.Done()
+// cpuSampler returns what samples the process's (or, with
+// Config.MachineLoad, the machine's) CPU use and keeps the last figure
+// for admission (overloaded); the server calls it every cpuSampleEvery.
+func (s *Server) cpuSampler() func(now time.Time) {
 	sample := newCPULoad(processCPU, time.Now()).sample
 	if m := s.cfg.MachineLoad; m != nil {
 		sample = func(time.Time) float64 {
@@ -47,16 +46,7 @@ func (s *Server) watchCPU() {
 			return pct / 100
 		}
 	}
-	t := time.NewTicker(cpuSampleEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case now := <-t.C:
-			s.cpu.Store(math.Float64bits(sample(now)))
-		}
-	}
+	return func(now time.Time) { s.cpu.Store(math.Float64bits(sample(now))) }
 }
 
 // overloaded reports whether the process's last measured CPU use is past

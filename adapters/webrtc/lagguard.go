@@ -53,21 +53,6 @@ func serverLag(lags []time.Duration) time.Duration {
 	return lags[min(k, n-2)]
 }
 
-// watchLag runs the send-lag guard until the server closes.
-func (s *Server) watchLag() {
-	defer s.wg.Done()
-	t := time.NewTicker(lagSampleEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case now := <-t.C:
-			s.checkLag(now)
-		}
-	}
-}
-
 // checkLag takes the viewers' send lags of the period ending now, keeps
 // the server's figure for admission and sheds viewers when the figure is
 // past the limit: those whose own lag has been past shedFactor × the limit

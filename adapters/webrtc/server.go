@@ -73,14 +73,31 @@ func New(cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, error) 
 		frameCaches: map[frameKey]*frameCache{},
 	}
 	if cfg.CPULimit >= 0 {
-		s.wg.Add(1)
-		go s.watchCPU()
+		s.every(cpuSampleEvery, s.cpuSampler())
 	}
 	if cfg.LagLimit > 0 {
-		s.wg.Add(1)
-		go s.watchLag()
+		s.every(lagSampleEvery, s.checkLag)
 	}
 	return s, nil
+}
+
+// every calls fn with the time every d, in a goroutine the server owns,
+// until it closes.
+func (s *Server) every(d time.Duration, fn func(now time.Time)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case now := <-t.C:
+				fn(now)
+			}
+		}
+	}()
 }
 
 // Register mounts the WHIP, WHEP and WebSocket signalling routes on mux:
