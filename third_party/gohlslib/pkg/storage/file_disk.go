@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 type fileDisk struct {
+	// Colony patch: mu guards parts' buffer and size, which Finalize and
+	// NewPart change while a request reads an earlier part (Reader).
+	mu        sync.Mutex
 	fpath     string
 	f         *os.File
 	parts     []*partDisk
@@ -27,6 +31,8 @@ func newFileDisk(fpath string) (File, error) {
 
 // Finalize implements File.
 func (s *fileDisk) Finalize() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(s.parts) > 0 {
 		// set size of last part
 		lastPart := s.parts[len(s.parts)-1]
@@ -52,6 +58,8 @@ func (s *fileDisk) Remove() {
 
 // NewPart implements File.
 func (s *fileDisk) NewPart() Part {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	// set size of last part and get offset
 	offset := uint64(0)
 	if len(s.parts) > 0 {
