@@ -20,7 +20,7 @@ import (
 
 func TestSendLagObserve(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	var l sendLag
+	l := sendLag{shared: &lagFloor{}}
 	if _, ok := l.take(); ok {
 		t.Fatal("a lag before any frame")
 	}
@@ -55,7 +55,7 @@ func TestSendLagObserve(t *testing.T) {
 		t.Fatalf("worst of the period %v, want 420ms", got)
 	}
 	// An origin clock ahead of this node's: negative raw lags.
-	var ahead sendLag
+	ahead := sendLag{shared: &lagFloor{}}
 	ahead.observe(t0.Add(time.Second), t0)
 	ahead.observe(t0.Add(900*time.Millisecond), t0)
 	if got, _ := ahead.take(); got != 100*time.Millisecond {
@@ -78,16 +78,22 @@ func TestSendLagSharedFloor(t *testing.T) {
 	if got, _ := early.take(); got != 0 {
 		t.Fatalf("the prompt viewer reports %v", got)
 	}
-	// Each viewer's own floor (none shared) would have hidden it.
-	var alone sendLag
+	// A floor of its own would have hidden it.
+	alone := sendLag{shared: &lagFloor{}}
 	alone.observe(t0.Add(95*time.Millisecond), t0.Add(time.Second))
 	if got, _ := alone.take(); got != 0 {
 		t.Fatalf("own floor: %v", got)
 	}
+	// Without a floor (no video source) nothing is measured.
+	var none sendLag
+	none.observe(t0, t0.Add(time.Second))
+	if _, ok := none.take(); ok {
+		t.Fatal("measured without a source's floor")
+	}
 }
 
 func TestSendLagAllocs(t *testing.T) {
-	var l sendLag
+	l := sendLag{shared: &lagFloor{}}
 	in := time.Now()
 	if n := testing.AllocsPerRun(100, func() { l.observe(in, time.Now()) }); n != 0 {
 		t.Fatalf("%v allocations per frame", n)
@@ -352,6 +358,7 @@ func TestPlayerSendMeasuresLag(t *testing.T) {
 		video: &outTrack{clock: 90000, out: rtpOut{w: w, video: true}},
 		base:  &videoSource{frames: newFrameCache(media.Track{Codec: media.H264, SPS: testSPS, PPS: testPPS})}}
 	pl.vs.active = pl.base
+	pl.lag.shared = &pl.base.frames.lagFloor // as newPlayer does
 	u := bigIDR()
 	u.Ingest = time.Now().Add(-10 * time.Millisecond)
 	pl.send(u, 0)

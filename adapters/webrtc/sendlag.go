@@ -13,16 +13,15 @@ import (
 // are not measured.
 //
 // The figure is relative to a floor: the smallest lag any viewer of the
-// same source on this node has seen (shared, the source's frameCache
-// holds it; a player without one keeps its own). A constant offset, such
+// same source on this node has seen (the source's frameCache holds it;
+// a player without video measures nothing). A constant offset, such
 // as an edge's relay transit and the clock difference between the origin
 // that stamped Ingest and this node, is not this node's lateness. The
 // floor is shared so that viewers who join while the node already lags
 // (a crowd arriving at once, before the guard's next sample) report that
 // lag in full instead of taking it as their floor.
 type sendLag struct {
-	shared *lagFloor // the source's floor; nil: own
-	own    lagFloor
+	shared *lagFloor // the source's floor; nil: nothing is measured
 	// worst is 1 + the worst lag (ns) since the sampler last took it;
 	// 0: no frame measured since.
 	worst atomic.Int64
@@ -58,15 +57,11 @@ func (f *lagFloor) lower(raw time.Duration) time.Duration {
 // now. It costs an atomic load and a comparison per frame (plus a store
 // when the lag grows or the floor falls), and allocates nothing.
 func (l *sendLag) observe(ingest, now time.Time) {
-	if ingest.IsZero() {
+	if ingest.IsZero() || l.shared == nil {
 		return
 	}
 	raw := now.Sub(ingest)
-	floor := l.shared
-	if floor == nil {
-		floor = &l.own
-	}
-	if v := int64(raw-floor.lower(raw)) + 1; v > l.worst.Load() {
+	if v := int64(raw-l.shared.lower(raw)) + 1; v > l.worst.Load() {
 		l.worst.Store(v)
 	}
 }

@@ -29,7 +29,7 @@ func TestWHEPSenderReports(t *testing.T) {
 	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps, Width: 320, Height: 240}}, media.StreamConfig{})
 	defer st.Close()
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
-	_, hs := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, play)
+	srv, hs := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, play)
 
 	pc := newClientPC(t)
 	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -97,9 +97,26 @@ func TestWHEPSenderReports(t *testing.T) {
 	waitConnected(t, pc)
 	waitFor(t, "the viewer's reader", 5*time.Second, func() bool { return st.Readers() == 1 })
 	start := time.Now()
-	for i := range fx.aus { // live, in real time
+	for i := range fx.aus { // live, in real time, stamped as ingest stamps them
 		time.Sleep(time.Until(start.Add(time.Duration(i) * fixtureFrameDur)))
-		st.Write(fx.unit(i))
+		u := fx.unit(i)
+		u.Ingest = time.Now()
+		st.Write(u)
+	}
+	// The player measured its send lag (the send-lag guard's input) against
+	// the source's shared floor.
+	srv.mu.Lock()
+	measured := 0
+	for _, p := range srv.sessions {
+		if pl := p.play; pl != nil && pl.lag.shared != nil {
+			if _, ok := pl.lag.take(); ok {
+				measured++
+			}
+		}
+	}
+	srv.mu.Unlock()
+	if measured != 1 {
+		t.Errorf("%d players measured their send lag, want 1", measured)
 	}
 	waitFor(t, "two sender reports", 5*time.Second, func() bool {
 		mu.Lock()
