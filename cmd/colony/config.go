@@ -47,6 +47,17 @@ type Config struct {
 	// {LiveApp: [{height: 480, video_bitrate: 800000, audio_bitrate: 64000}]}
 	// (default none: nothing is transcoded unless configured).
 	ABR map[string][]RungConfig `yaml:"abr"`
+	// Runtime tunes the Go runtime.
+	Runtime RuntimeConfig `yaml:"runtime"`
+}
+
+// RuntimeConfig tunes the Go runtime.
+type RuntimeConfig struct {
+	// AdaptiveProcs keeps GOMAXPROCS at what the node's CPU use needs,
+	// from 1 up to the machine's (or cgroup's) CPUs: a lightly loaded
+	// node then spends less on waking idle threads (default true; the
+	// GOMAXPROCS environment variable, when set, turns it off).
+	AdaptiveProcs *bool `yaml:"adaptive_procs"`
 }
 
 // TranscoderConfig selects and pins the transcoder plugins.
@@ -162,6 +173,7 @@ func defaultConfig() Config {
 		HLS:            HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 120 * time.Millisecond},
 		WebRTC:         WebRTCConfig{UDPPortMin: 50000, UDPPortMax: 60000, LagLimit: 200 * time.Millisecond},
 		Transcoder:     TranscoderConfig{Plugin: "auto"},
+		Runtime:        RuntimeConfig{AdaptiveProcs: &t},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -210,6 +211,10 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	registerMetrics(reg, eng, hlsSrv, webrtcSrv, rtmpSrv, cl.relaySrv)
+	gov := newGovernor(cfg.Runtime, log)
+	reg.Gauge("gomaxprocs", "GOMAXPROCS: the Go runtime's processors, as the adaptive governor sets them.", func() float64 {
+		return float64(runtime.GOMAXPROCS(0))
+	})
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mux.Handle("GET /metrics", reg.Handler())
@@ -232,6 +237,9 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g.Go(func() error { return hlsSrv.Run(gctx) })
 	g.Go(func() error { return api.Run(gctx) }) // measures the bitrate of the streams published here
 	g.Go(func() error { return webrtcSrv.Run(gctx) })
+	if gov != nil {
+		g.Go(func() error { return gov.Run(gctx) })
+	}
 	if rtmpSrv != nil {
 		g.Go(func() error { return rtmpSrv.Serve(gctx) })
 	}

@@ -6,17 +6,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/colony-live/colony/adapters/procfs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/colony-live/colony/adapters/bbolt"
+	"github.com/colony-live/colony/adapters/gomaxprocs"
 	"github.com/colony-live/colony/adapters/hls"
 	"github.com/colony-live/colony/adapters/metrics"
 	"github.com/colony-live/colony/adapters/mongo"
+	"github.com/colony-live/colony/adapters/procfs"
 	"github.com/colony-live/colony/adapters/relay"
 	"github.com/colony-live/colony/adapters/rtmp"
 	"github.com/colony-live/colony/adapters/webrtc"
@@ -141,4 +143,17 @@ func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Pla
 		wc.ICEServers = append(wc.ICEServers, webrtc.ICEServer{URLs: []string{s}})
 	}
 	return webrtc.New(wc, ingest, play)
+}
+
+// newGovernor returns the adaptive GOMAXPROCS governor, or nil when the
+// configuration or the GOMAXPROCS environment variable says otherwise.
+func newGovernor(cfg RuntimeConfig, log *slog.Logger) *gomaxprocs.Governor {
+	if cfg.AdaptiveProcs != nil && !*cfg.AdaptiveProcs {
+		return nil
+	}
+	if os.Getenv("GOMAXPROCS") != "" {
+		log.Info("GOMAXPROCS is set: adaptive processors off", "gomaxprocs", runtime.GOMAXPROCS(0))
+		return nil
+	}
+	return gomaxprocs.New(gomaxprocs.Config{Logger: log})
 }
