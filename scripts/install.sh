@@ -24,7 +24,7 @@
 #   --no-start      enable the service but do not (re)start it
 #   -h, --help      this help
 #
-# Ports: open 1935 (RTMP), 5080 (HTTP) and the WebRTC UDP range to clients;
+# Ports: open 1935 (RTMP), 5080 (HTTP) and WebRTC's UDP 50000 to clients;
 # keep 5000 (cluster relay) and MongoDB on the internal network.
 set -euo pipefail
 

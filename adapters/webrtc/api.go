@@ -129,7 +129,7 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 	if cfg.UDPMuxPort > 0 {
 		mux, err := listenUDPMux(cfg, cfg.UDPMuxPort, !cfg.noBatch, !cfg.noGSO, slogFactory{cfg.Logger}.NewLogger("udpmux"))
 		if err != nil {
-			return nil, nil, fmt.Errorf("listen on UDP port %d: %w", cfg.UDPMuxPort, err)
+			return nil, nil, fmt.Errorf("listen on UDP port %d (webrtc.udp_mux_port; another node on this host needs another port): %w", cfg.UDPMuxPort, err)
 		}
 		se.SetICEUDPMux(mux)
 		udp = mux

@@ -52,7 +52,10 @@ type result struct {
 	Rebuffers  int     `json:"rebuffers"`
 	Stuck      int     `json:"playlist_stuck"`
 
-	TTFF      dist             `json:"ttff_ms"`
+	TTFF dist `json:"ttff_ms"`
+	// WebRTC: first frame after the connection came up, the server's part
+	// of TTFF (its GOP cache) without signalling, ICE and DTLS.
+	TTFFConn  dist             `json:"ttff_after_connect_ms"`
 	Latency   dist             `json:"latency_ms"`      // send -> display (player clock)
 	RecvLat   dist             `json:"recv_latency_ms"` // send -> arrival at the viewer
 	Stamped   bool             `json:"stamped"`         // latency figures come from the harness's SEI
@@ -72,7 +75,7 @@ type publisherResult struct {
 func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 	r.Viewers = len(stats)
 	r.WindowS = round1(winEnd.Sub(winStart).Seconds())
-	var lat, recv, ttff []float64
+	var lat, recv, ttff, ttffConn []float64
 	var expected int64
 	var fetched int
 	seen := map[string]bool{}
@@ -81,6 +84,11 @@ func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 		if !s.firstFrame.IsZero() {
 			r.Connected++
 			ttff = append(ttff, ms(s.firstFrame.Sub(s.start)))
+			if !s.connected.IsZero() {
+				// pion reports the state from its own goroutine, which may run
+				// after the first frame: then the cache was instant.
+				ttffConn = append(ttffConn, max(0, ms(s.firstFrame.Sub(s.connected))))
+			}
 			if winEnd.Sub(s.lastFrame) <= time.Second {
 				r.Active++
 			}
@@ -112,6 +120,7 @@ func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 		s.mu.Unlock()
 	}
 	r.TTFF, r.Latency, r.RecvLat = summarize(ttff), summarize(lat), summarize(recv)
+	r.TTFFConn = summarize(ttffConn)
 	r.Stamped = len(lat) > 0
 	if w := winEnd.Sub(winStart).Seconds(); w > 0 {
 		r.RxMbps = round1(float64(r.Bytes) * 8 / w / 1e6)

@@ -122,6 +122,9 @@ func newRTCReceiver(pc *webrtc.PeerConnection, stats *viewerStats, onFail func()
 		}
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			stats.markConnected(time.Now())
+		}
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
 			r.once.Do(func() {
 				close(r.failed)

@@ -43,6 +43,13 @@ func checkResult(t *testing.T, r result) {
 	if r.TTFF.N != 1 || r.TTFF.P50 <= 0 {
 		t.Errorf("%s: time to first frame %+v", r.Mode, r.TTFF)
 	}
+	webrtc := r.Mode == modeWHEP || r.Mode == modeWS
+	if webrtc && (r.TTFFConn.N != 1 || r.TTFFConn.P50 < 0 || r.TTFFConn.P50 > r.TTFF.P50) {
+		t.Errorf("%s: first frame after connecting %+v (all of it %+v)", r.Mode, r.TTFFConn, r.TTFF)
+	}
+	if !webrtc && r.TTFFConn.N != 0 {
+		t.Errorf("%s: a connection time for an HTTP viewer: %+v", r.Mode, r.TTFFConn)
+	}
 	if r.Server == nil || r.Server.PeakRSS == 0 || r.Generator.PeakRSS == 0 {
 		t.Errorf("%s: no process figures: server %+v generator %+v", r.Mode, r.Server, r.Generator)
 	}

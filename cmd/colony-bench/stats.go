@@ -16,6 +16,7 @@ type viewerStats struct {
 
 	mu          sync.Mutex
 	firstFrame  time.Time // first decodable frame displayed
+	connected   time.Time // WebRTC: ICE and DTLS done (the media may flow)
 	lastFrame   time.Time // last frame displayed
 	frames      int64
 	bytes       int64
@@ -85,7 +86,18 @@ func (s *viewerStats) playlistStuck(t time.Time) { s.count(t, &s.stuck, 1) }
 func (s *viewerStats) httpError(t time.Time)     { s.count(t, &s.httpErrors, 1) }
 func (s *viewerStats) missed(t time.Time, n int) { s.count(t, &s.missing, n) }
 func (s *viewerStats) fetchedOne(t time.Time)    { s.count(t, &s.fetched, 1) }
-func (s *viewerStats) hasFirstFrame() bool       { return !s.firstFrameTime().IsZero() }
+
+// markConnected records when a WebRTC viewer's connection came up (the
+// first time only).
+func (s *viewerStats) markConnected(t time.Time) {
+	s.mu.Lock()
+	if s.connected.IsZero() {
+		s.connected = t
+	}
+	s.mu.Unlock()
+}
+
+func (s *viewerStats) hasFirstFrame() bool { return !s.firstFrameTime().IsZero() }
 func (s *viewerStats) setPackets(expected, lost, late int64) {
 	s.mu.Lock()
 	s.expected, s.lost, s.late = expected, lost, late

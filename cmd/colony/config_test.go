@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,4 +111,45 @@ func TestEditConfigRefusesInvalidResult(t *testing.T) {
 	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
 		t.Fatalf("temp file left behind: %v", err)
 	}
+}
+
+func TestLoadConfigRuntimeDefaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		file     string
+		wantMux  int
+		wantProc bool
+	}{
+		{"defaults", "", 50000, true},
+		{"port range and runtime's own procs", "webrtc:\n  udp_mux_port: 0\nruntime:\n  adaptive_procs: false\n", 0, false},
+		{"another mux port", "webrtc:\n  udp_mux_port: 50010\n", 50010, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "colony.yaml")
+			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.WebRTC.UDPMuxPort != tt.wantMux {
+				t.Errorf("udp_mux_port = %d, want %d", cfg.WebRTC.UDPMuxPort, tt.wantMux)
+			}
+			if got := cfg.Runtime.AdaptiveProcs != nil && *cfg.Runtime.AdaptiveProcs; got != tt.wantProc {
+				t.Errorf("adaptive_procs = %v, want %v", got, tt.wantProc)
+			}
+			if got := newGovernor(cfg.Runtime, slog.New(slog.DiscardHandler)) != nil; got != tt.wantProc && os.Getenv("GOMAXPROCS") == "" {
+				t.Errorf("governor started = %v, want %v", got, tt.wantProc)
+			}
+		})
+	}
+	t.Run("GOMAXPROCS in the environment wins", func(t *testing.T) {
+		t.Setenv("GOMAXPROCS", "2")
+		on := true
+		if g := newGovernor(RuntimeConfig{AdaptiveProcs: &on}, slog.New(slog.DiscardHandler)); g != nil {
+			t.Fatal("governor started although GOMAXPROCS is set")
+		}
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,6 +55,17 @@ func freePort(t *testing.T, host string) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freeUDPPort returns a UDP port free on every address now.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // logBuffer collects a process's output for failure reports.
@@ -120,7 +132,9 @@ func startNode(t *testing.T, name string, o nodeOpts) *colonyNode {
 		"--http-addr", fmt.Sprintf("%s:%d", o.host, httpPort),
 		"--rtmp-addr", fmt.Sprintf("%s:%d", o.host, rtmpPort),
 		"--relay-addr", n.RelayAdr,
-		"--advertise-addr", o.host, "--log-level", "debug"}, o.args...)
+		"--advertise-addr", o.host, "--log-level", "debug",
+		// WebRTC on one UDP port (the default), its own: nodes share the host.
+		"--udp-mux-port", strconv.Itoa(freeUDPPort(t))}, o.args...)
 	n.start()
 	t.Cleanup(func() {
 		n.stop()

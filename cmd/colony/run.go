@@ -44,6 +44,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "node-group", Usage: "node `GROUP`"},
 			&cli.StringFlag{Name: "node-id", Usage: "node `ID` (default: generated and kept in the data dir)"},
 			&cli.StringFlag{Name: "advertise-addr", Usage: "`HOST` other nodes reach this node at"},
+			&cli.IntFlag{Name: "udp-mux-port", Usage: "the one UDP `PORT` of every WebRTC session (0: a port per session from the range)", DefaultText: "webrtc.udp_mux_port, 50000"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := loadConfig(c.String("config"))
@@ -76,6 +77,9 @@ func applyRunFlags(c *cli.Context, cfg *Config) {
 	set("node-group", &cfg.Node.Group)
 	set("node-id", &cfg.Node.ID)
 	set("advertise-addr", &cfg.Node.AdvertiseAddr)
+	if c.IsSet("udp-mux-port") {
+		cfg.WebRTC.UDPMuxPort = c.Int("udp-mux-port")
+	}
 }
 
 func newLogger(level string) *slog.Logger {

@@ -19,7 +19,9 @@
 # BENCH_BIN (default: bin/colony-bench, built afresh), OUT (results
 # directory, default a new one under /tmp), RUNS_COLONY,
 # RUNS_NGINX, DURATION, WARMUP (override the profile), COLONY_ARGS (more
-# arguments for the standalone Colony, e.g. "--config FILE"). nginx is skipped,
+# arguments for the standalone Colony, e.g. "--config FILE", or
+# "--udp-mux-port 0" for a WebRTC port per session), COLONY_UDP_PORT (its
+# WebRTC UDP port, default 19555). nginx is skipped,
 # with a warning, if nginx or libnginx-mod-rtmp is not installed.
 set -euo pipefail
 
@@ -105,11 +107,11 @@ if [ "$profile" = edge ]; then
 	printf 'mode: cluster\nmongo:\n  uri: "mongodb://127.0.0.1:%s/"\n  database: colony_bench\ncluster_secret: "bench-secret-0123456789abcdef0123"\n' "$db_port" >"$work/cluster.yaml"
 	"$colony_bin" run --config "$work/cluster.yaml" --data-dir "$work/origin" --role both \
 		--http-addr 127.0.0.2:5080 --rtmp-addr 127.0.0.2:1935 --relay-addr 127.0.0.2:5000 \
-		--advertise-addr 127.0.0.2 --log-level warn >"$out/origin.log" 2>&1 &
+		--advertise-addr 127.0.0.2 --udp-mux-port 19556 --log-level warn >"$out/origin.log" 2>&1 &
 	extra_pids+=($!)
 	"$colony_bin" run --config "$work/cluster.yaml" --data-dir "$work/edge" --role edge \
 		--http-addr 127.0.0.3:5080 --rtmp-addr 127.0.0.3:1935 --relay-addr 127.0.0.3:5000 \
-		--advertise-addr 127.0.0.3 --log-level warn >"$out/edge.log" 2>&1 &
+		--advertise-addr 127.0.0.3 --udp-mux-port 19557 --log-level warn >"$out/edge.log" 2>&1 &
 	colony_pid=$!
 	wait_live 127.0.0.2:5080
 	wait_live 127.0.0.3:5080
@@ -129,7 +131,7 @@ c_rtmp=${COLONY_RTMP_PORT:-19350}
 c_http=${COLONY_HTTP_PORT:-19080}
 "$colony_bin" run --data-dir "$work/colony-data" --http-addr "127.0.0.1:$c_http" \
 	--rtmp-addr "127.0.0.1:$c_rtmp" --relay-addr "127.0.0.1:${COLONY_RELAY_PORT:-19001}" \
-	--log-level warn ${COLONY_ARGS:-} >"$out/colony.log" 2>&1 &
+	--udp-mux-port "${COLONY_UDP_PORT:-19555}" --log-level warn ${COLONY_ARGS:-} >"$out/colony.log" 2>&1 &
 colony_pid=$!
 wait_live "127.0.0.1:$c_http"
 echo "== colony (pid $colony_pid): $runs_colony" >&2
