@@ -14,7 +14,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestPolicyNext(t *testing.T) {
-	p := Policy{Min: 1, Max: 8, Up: 0.7, Down: 0.45, DownAfter: 10 * time.Second}
+	p := DefaultPolicy(8)
 	tests := []struct {
 		name       string
 		cur        int
@@ -23,16 +23,17 @@ func TestPolicyNext(t *testing.T) {
 		want       int
 	}{
 		{"idle one P stays", 1, 0.1, 0.1, true, 1},
-		{"one P busy grows", 1, 0.75, 0.75, false, 2},
+		{"one P busy grows", 1, 0.85, 0.85, false, 2},
+		{"one P at 0.75 stays", 1, 0.75, 0.75, true, 1},
 		{"one P saturated doubles", 1, 0.95, 0.95, false, 2},
 		{"two Ps saturated double", 2, 1.9, 1.9, false, 4},
-		{"grows to what the load needs", 2, 1.6, 1.6, false, 3},
+		{"grows to what the load needs", 3, 2.6, 2.6, false, 4},
 		{"capped at Max", 6, 5.9, 5.9, false, 8},
-		{"two Ps moderately used stay", 2, 0.6, 0.6, true, 2},
-		{"two Ps lightly used shrink once the window is full", 2, 0.3, 0.4, true, 1},
+		{"two Ps well used stay", 2, 0.8, 0.8, true, 2},
+		{"two Ps used under 0.75 shrink once the window is full", 2, 0.6, 0.7, true, 1},
 		{"not before the window is full", 2, 0.3, 0.4, false, 2},
-		{"a peak in the window holds them", 2, 0.3, 0.5, true, 2},
-		{"shrinks to what the peak needs", 8, 1.0, 1.2, true, 3},
+		{"a peak in the window holds them", 2, 0.3, 0.9, true, 2},
+		{"shrinks to what the peak needs", 8, 1.0, 1.4, true, 2},
 		{"never below Min", 2, 0, 0, true, 1},
 	}
 	for _, tt := range tests {

@@ -33,6 +33,7 @@ type procTree struct {
 type procSnapshot struct {
 	at    time.Time
 	ticks uint64 // utime+stime summed over the tree, in clock ticks
+	main  uint64 // utime+stime of the main process alone
 	rss   uint64 // VmRSS summed over the tree, bytes
 	hwm   uint64 // VmHWM of the main process, bytes
 }
@@ -56,7 +57,7 @@ func (p procTree) snapshot() (procSnapshot, error) {
 		rss, hwm := readStatusMem(filepath.Join(dir, "status"))
 		snap.rss += rss
 		if i == 0 {
-			snap.hwm = hwm
+			snap.hwm, snap.main = hwm, ticks
 		}
 	}
 	return snap, nil
@@ -159,6 +160,7 @@ func parseKB(v string) uint64 {
 // procUsage is a process tree's use of the machine over a window.
 type procUsage struct {
 	Cores      float64 `json:"cores"`       // CPU seconds per wall second
+	MainCores  float64 `json:"cores_main"`  // the same for the main process alone (without plugins, workers)
 	CPUSeconds float64 `json:"cpu_seconds"` // over the window
 	PeakRSS    uint64  `json:"peak_rss"`    // highest sampled tree RSS, bytes
 	HWM        uint64  `json:"vm_hwm"`      // VmHWM of the main process at the end, bytes
@@ -222,6 +224,8 @@ func (m *procMonitor) Usage() (procUsage, error) {
 	u := procUsage{CPUSeconds: cpu, PeakRSS: m.peak, HWM: m.last.hwm}
 	if wall > 0 {
 		u.Cores = float64(int64(cpu/wall*1000+0.5)) / 1000
+		mainCPU := float64(m.last.main-m.first.main) / clockTicks
+		u.MainCores = float64(int64(mainCPU/wall*1000+0.5)) / 1000
 	}
 	return u, nil
 }

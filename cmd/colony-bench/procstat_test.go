@@ -68,6 +68,9 @@ func TestProcMonitorSelf(t *testing.T) {
 	if u.CPUSeconds < 0.04 || u.Cores <= 0 {
 		t.Fatalf("CPU %.2f s (%.2f cores) after spinning 0.4 s", u.CPUSeconds, u.Cores)
 	}
+	if u.MainCores <= 0 || u.MainCores > u.Cores {
+		t.Fatalf("main process %.3f cores of the tree's %.3f: the main process spun", u.MainCores, u.Cores)
+	}
 	if u.PeakRSS < 1<<20 || u.HWM < 1<<20 {
 		t.Fatalf("peak RSS %d, HWM %d: implausible", u.PeakRSS, u.HWM)
 	}
@@ -76,5 +79,28 @@ func TestProcMonitorSelf(t *testing.T) {
 	gone.take(true)
 	if _, err := gone.Usage(); err == nil {
 		t.Fatal("no error for a process that does not exist")
+	}
+}
+
+// A busy child counts in the tree's cores and not in the main process's.
+func TestProcMonitorBusyChild(t *testing.T) {
+	child := exec.Command("sh", "-c", "while :; do :; done")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	m := &procMonitor{tree: procTree{root: "/proc", pid: os.Getpid(), children: true}, interval: 50 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	u, err := m.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Cores-u.MainCores < 0.1 || u.MainCores > u.Cores/2 {
+		t.Fatalf("tree %.3f cores, main %.3f: the busy child is not the difference", u.Cores, u.MainCores)
 	}
 }

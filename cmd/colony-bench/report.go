@@ -21,11 +21,12 @@ func writeJSONLine(w io.Writer, r result) error {
 // writeTable prints results side by side, one row per run.
 func writeTable(w io.Writer, rs []result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\tloss%\tstalls\trebuf\tttff p50\tp95\tafter conn\tlat p50\tp95\tmax\trecv p50\tsrv cores\tsrv peak MB\tgen cores\t")
+	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\tloss%\tstalls\trebuf\tttff p50\tp95\tafter conn\tlat p50\tp95\tmax\trecv p50\tsrv cores\tmain\tsrv peak MB\tgen cores\t")
 	for _, r := range rs {
-		srvCores, srvMB := "-", "-"
+		srvCores, srvMain, srvMB := "-", "-", "-"
 		if r.Server != nil {
 			srvCores = fmt.Sprintf("%.2f", r.Server.Cores)
+			srvMain = fmt.Sprintf("%.2f", r.Server.MainCores)
 			srvMB = fmt.Sprintf("%.0f", float64(r.Server.PeakRSS)/(1<<20))
 		}
 		lat := func(v float64) string {
@@ -38,10 +39,10 @@ func writeTable(w io.Writer, rs []result) error {
 		if r.TTFFConn.N > 0 {
 			afterConn = fmt.Sprintf("%.0f", r.TTFFConn.P50)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
 			r.Label, r.Mode, r.Viewers, r.Connected, r.Active, r.Failed, r.RxMbps, r.FPSPerVwr, r.LossPct,
 			r.Stalls, r.Rebuffers, r.TTFF.P50, r.TTFF.P95, afterConn, lat(r.Latency.P50), lat(r.Latency.P95),
-			lat(r.Latency.Max), lat(r.RecvLat.P50), srvCores, srvMB, r.Generator.Cores)
+			lat(r.Latency.Max), lat(r.RecvLat.P50), srvCores, srvMain, srvMB, r.Generator.Cores)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
