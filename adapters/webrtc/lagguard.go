@@ -10,15 +10,14 @@ import (
 // The send-lag guard (Config.LagLimit): every lagSampleEvery the server
 // takes each viewer's worst send lag of the period (sendLag) and keeps the
 // viewers' figure (serverLag). While that figure is past the limit, new
-// viewers are refused (register) and viewers that have been far behind for
-// a while are shed, the newest first, so that the others catch up.
+// viewers are refused (register); once it has stayed past the limit for
+// shedAfter, viewers that are behind are shed, the newest first, a tenth
+// at a time, until the others catch up.
 const (
 	lagSampleEvery = time.Second
-	// shedFactor: a viewer is a candidate for shedding while its own lag
-	// is past shedFactor × Config.LagLimit ...
-	shedFactor = 4
-	// shedAfter: ... for this long. It is also the pause after shedding,
-	// so that the figure shows the effect before more are shed.
+	// shedAfter: how long the figure stays past the limit before viewers
+	// are shed. It is also the pause after shedding, so that the figure
+	// shows the effect before more are shed.
 	shedAfter = 2 * time.Second
 	// shedShare: at most one viewer in shedShare (and at least one) is
 	// shed at a time.
@@ -30,10 +29,11 @@ var errShed = errors.New("viewer shed: the server sends frames too late (past it
 
 // lagGuard is the state of the send-lag guard, guarded by Server.mu.
 type lagGuard struct {
-	figure   time.Duration // the viewers' send lag over the last period
-	shedHold time.Time     // no shedding before then
-	lags     []time.Duration
-	cands    []*player
+	figure    time.Duration // the viewers' send lag over the last period
+	overSince time.Time     // since when the figure is past the limit (zero: it is not)
+	shedHold  time.Time     // no shedding before then
+	lags      []time.Duration
+	cands     []*player
 
 	refusedCPU, refusedLag, shed uint64
 }
@@ -54,9 +54,14 @@ func serverLag(lags []time.Duration) time.Duration {
 }
 
 // checkLag takes the viewers' send lags of the period ending now, keeps
-// the server's figure for admission and sheds viewers when the figure is
-// past the limit: those whose own lag has been past shedFactor × the limit
-// for shedAfter, the newest first, up to one viewer in shedShare.
+// the server's figure for admission and, once the figure has been past the
+// limit for shedAfter, sheds viewers whose own lag is past it, the newest
+// first, up to one viewer in shedShare, every shedAfter until it is back.
+//
+// The figure is what every viewer suffers, so it is what must not run
+// away: a server that stays a little past its capacity would otherwise
+// keep all its viewers half a second or more behind, refusing newcomers
+// but never recovering.
 //
 // The newest go first: they joined last, when the server was already
 // nearest its capacity, so shedding them undoes the admissions that took
@@ -65,7 +70,6 @@ func serverLag(lags []time.Duration) time.Duration {
 // goroutine is late alike, and which is slowest is chance.)
 func (s *Server) checkLag(now time.Time) {
 	limit := s.cfg.LagLimit
-	bound := shedFactor * limit
 	s.mu.Lock()
 	g := &s.lagGuard
 	lags, cands := g.lags[:0], g.cands[:0]
@@ -79,22 +83,21 @@ func (s *Server) checkLag(now time.Time) {
 			continue // no frame sent: nothing learnt
 		}
 		lags = append(lags, l)
-		if l <= bound {
-			pl.lag.overSince = time.Time{}
-			continue
-		}
-		if pl.lag.overSince.IsZero() {
-			pl.lag.overSince = now
-		}
-		if now.Sub(pl.lag.overSince) >= shedAfter {
+		if l > limit {
 			cands = append(cands, pl)
 		}
 	}
 	measured := len(lags)
 	g.figure = serverLag(lags)
 	figure := g.figure
+	switch {
+	case figure <= limit:
+		g.overSince = time.Time{}
+	case g.overSince.IsZero():
+		g.overSince = now
+	}
 	var shed int
-	if figure > limit && len(cands) > 0 && !now.Before(g.shedHold) {
+	if figure > limit && now.Sub(g.overSince) >= shedAfter && len(cands) > 0 && !now.Before(g.shedHold) {
 		slices.SortFunc(cands, func(a, b *player) int { return cmp.Compare(b.seq, a.seq) })
 		shed = min(len(cands), max(1, s.nViewers/shedShare))
 		for _, pl := range cands[:shed] {

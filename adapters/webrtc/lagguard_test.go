@@ -216,7 +216,15 @@ func TestLagShedding(t *testing.T) {
 			}
 			return 10 * ms, true
 		}, nil, 10 * ms},
-		{"server-wide lag under the shedding bound", 20, 10, func(int, int) (time.Duration, bool) { return 500 * ms, true }, nil, 500 * ms},
+		{"server-wide lag past the limit: a tenth every shedAfter", 20, 10, func(int, int) (time.Duration, bool) { return 300 * ms, true },
+			[]int{15, 16, 17, 18, 19}, 300 * ms}, // ticks 2 (2 of 20), 4, 6, 8 (1 each)
+		{"server-wide lag at the limit", 20, 10, func(int, int) (time.Duration, bool) { return limit, true }, nil, limit},
+		{"server-wide lag past the limit, only the newest behind", 20, 10, func(_, i int) (time.Duration, bool) {
+			if i >= 15 {
+				return 2 * time.Second, true
+			}
+			return 10 * ms, true
+		}, []int{16, 17, 18, 19}, 10 * ms}, // shed until one is left behind: the figure is never the worst alone
 		{"viewers sending nothing", 20, 10, func(int, int) (time.Duration, bool) { return 0, false }, nil, 0},
 		{"sustained server-wide lag until it recovers", 20, 10, func(tick, _ int) (time.Duration, bool) {
 			if tick < 5 {

@@ -25,10 +25,6 @@ type sendLag struct {
 	// worst is 1 + the worst lag (ns) since the sampler last took it;
 	// 0: no frame measured since.
 	worst atomic.Int64
-	// overSince is when the viewer's lag went past the shedding bound
-	// and stayed there (zero: it is not). Owned by the sampler
-	// (Server.checkLag, under Server.mu).
-	overSince time.Time
 }
 
 // lagFloor is the smallest raw send lag seen, safe for concurrent use.

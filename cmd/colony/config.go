@@ -130,7 +130,8 @@ type WebRTCConfig struct {
 	CPUOfMachine bool `yaml:"cpu_of_machine"`
 	// LagLimit refuses new viewers (highResourceUsage) while the viewers'
 	// video frames leave this late after they entered the server, and
-	// sheds the newest of those far behind (default 200ms; 0 or negative: never).
+	// once that lasts 2 s sheds the newest viewers behind, a tenth at a time,
+	// until the lag is back under it (default 200ms; 0 or negative: never).
 	LagLimit time.Duration `yaml:"lag_limit"`
 	// NACKBuffer is how many sent video packets each viewer keeps for
 	// retransmission, a power of two (default 256: about 1.2 s at 2 Mbit/s).
