@@ -115,7 +115,7 @@ type WebRTCConfig struct {
 	UDPPortMax uint16 `yaml:"udp_port_max"`
 	// UDPMuxPort serves every session on this one UDP port (default 50000,
 	// the first of the range, so a firewall rule for the range still
-	// holds): sends are batched with sendmmsg and UDP GSO, about a third
+	// holds): sends are batched with sendmmsg and UDP GSO, about a quarter
 	// less CPU per viewer. 0: each session gets its own port from the range.
 	// Two nodes on one host need different ports.
 	UDPMuxPort int `yaml:"udp_mux_port"`
