@@ -156,3 +156,43 @@ func TestCompanionRefusals(t *testing.T) {
 		})
 	}
 }
+
+// A companion nobody reads stops after CompanionIdle, and the next viewer
+// starts a new bridge; one with a reader, or handed out a moment ago, stays.
+func TestCompanionIdle(t *testing.T) {
+	const idle = 100 * time.Millisecond
+	b := &fakeBridge{}
+	h := newHarness(t, withBridge(b), func(c *Config, _ *Deps) { c.CompanionIdle = idle })
+	k := key("s1")
+	pub, _ := h.start(t, k)
+	defer pub.End(nil)
+
+	first, err := h.e.OpusFor(ctxT(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := first.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * idle)
+	if closed(first.Done()) {
+		t.Fatal("a companion with a reader was stopped")
+	}
+	r.Close()
+	waitClosed(t, "the idle companion stops", first.Done())
+
+	second, err := h.e.OpusFor(ctxT(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first || closed(second.Done()) || b.calls.Load() != 2 {
+		t.Fatalf("after the idle stop: a new open companion wanted (same: %v, closed: %v, bridges started: %d)",
+			second == first, closed(second.Done()), b.calls.Load())
+	}
+	time.Sleep(idle / 2) // handed out, not yet read: kept
+	if closed(second.Done()) {
+		t.Fatal("a companion just handed to a viewer was stopped")
+	}
+	waitClosed(t, "a companion handed out but never read stops too", second.Done())
+}

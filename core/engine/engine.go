@@ -42,6 +42,10 @@ type Config struct {
 	// after the transcoder failed or its renditions ended (default 2s); it
 	// doubles with each failure in a row, up to 30s.
 	TranscodeRetry time.Duration
+	// CompanionIdle stops an audio companion (AAC bridged to Opus for
+	// WebRTC viewers, or the reverse for HLS) that has had no readers this
+	// long; the next viewer starts it again (default 30s).
+	CompanionIdle time.Duration
 	// Stream sizes each stream's fan-out buffers.
 	Stream media.StreamConfig
 	// Now is the clock (default time.Now).
@@ -147,6 +151,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	setDefault(&cfg.DeadAfter, node.DefaultDeadAfter)
 	setDefault(&cfg.PurgeAfter, time.Hour)
 	setDefault(&cfg.PullIdleTimeout, 30*time.Second)
+	setDefault(&cfg.CompanionIdle, 30*time.Second)
 	setDefault(&cfg.PullRetryFor, 60*time.Second)
 	setDefault(&cfg.DrainTimeout, 5*time.Second)
 	setDefault(&cfg.TranscodeRetry, 2*time.Second)
