@@ -46,18 +46,21 @@ func (p procTree) snapshot() (procSnapshot, error) {
 	}
 	for i, pid := range pids {
 		dir := filepath.Join(p.root, strconv.Itoa(pid))
-		_, ticks, err := readStat(filepath.Join(dir, "stat"))
+		st, err := readStat(filepath.Join(dir, "stat"))
 		if err != nil {
 			if i == 0 {
 				return snap, err
 			}
 			continue // a child that just ended
 		}
-		snap.ticks += ticks
+		// A process's own time and its reaped children's: a child that
+		// ends during the window moves its time into its parent's
+		// reaped share, so the tree's sum never goes back.
+		snap.ticks += st.own + st.reaped
 		rss, hwm := readStatusMem(filepath.Join(dir, "status"))
 		snap.rss += rss
 		if i == 0 {
-			snap.hwm, snap.main = hwm, ticks
+			snap.hwm, snap.main = hwm, st.own
 		}
 	}
 	return snap, nil
@@ -75,9 +78,9 @@ func (p procTree) descendants() []int {
 		if err != nil {
 			continue
 		}
-		ppid, _, err := readStat(filepath.Join(p.root, e.Name(), "stat"))
+		st, err := readStat(filepath.Join(p.root, e.Name(), "stat"))
 		if err == nil {
-			kids[ppid] = append(kids[ppid], pid)
+			kids[st.ppid] = append(kids[st.ppid], pid)
 		}
 	}
 	var out []int
@@ -93,40 +96,51 @@ func (p procTree) descendants() []int {
 	return out
 }
 
-// readStat returns the parent pid and utime+stime of a /proc/PID/stat file.
-func readStat(path string) (ppid int, ticks uint64, err error) {
+// procStat is what the harness reads of a /proc/PID/stat file.
+type procStat struct {
+	ppid   int
+	own    uint64 // utime+stime, clock ticks
+	reaped uint64 // cutime+cstime: children that ended and were waited for
+}
+
+// readStat reads a /proc/PID/stat file.
+func readStat(path string) (procStat, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return 0, 0, fmt.Errorf("%s: %w", path, errNoProcess)
+			return procStat{}, fmt.Errorf("%s: %w", path, errNoProcess)
 		}
-		return 0, 0, err
+		return procStat{}, err
 	}
 	return parseStat(b)
 }
 
 // parseStat parses the text of /proc/PID/stat. The command name may hold
 // spaces and parentheses, so fields are counted after the last ')'.
-func parseStat(b []byte) (ppid int, ticks uint64, err error) {
+func parseStat(b []byte) (procStat, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("stat: no command name in %q", b)
+		return procStat{}, fmt.Errorf("stat: no command name in %q", b)
 	}
 	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-	if len(f) < 13 {
-		return 0, 0, fmt.Errorf("stat: %d fields after the name, want 13 or more", len(f))
+	// f[0] is field 3 (state): ppid is field 4, utime 14, stime 15,
+	// cutime 16, cstime 17.
+	if len(f) < 15 {
+		return procStat{}, fmt.Errorf("stat: %d fields after the name, want 15 or more", len(f))
 	}
-	ppid, err = strconv.Atoi(f[1])
+	ppid, err := strconv.Atoi(f[1])
 	if err != nil {
-		return 0, 0, fmt.Errorf("stat ppid: %w", err)
+		return procStat{}, fmt.Errorf("stat ppid: %w", err)
 	}
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, fmt.Errorf("stat times: %w", err)
+	var t [4]uint64
+	for k := range t {
+		v, err := strconv.ParseInt(f[11+k], 10, 64) // cutime and cstime are signed
+		if err != nil {
+			return procStat{}, fmt.Errorf("stat times: %w", err)
+		}
+		t[k] = uint64(max(v, 0))
 	}
-	return ppid, ut + st, nil
+	return procStat{ppid: ppid, own: t[0] + t[1], reaped: t[2] + t[3]}, nil
 }
 
 // readStatusMem returns VmRSS and VmHWM of a /proc/PID/status file, bytes.
@@ -220,11 +234,13 @@ func (m *procMonitor) Usage() (procUsage, error) {
 		return procUsage{}, m.err
 	}
 	wall := m.last.at.Sub(m.first.at).Seconds()
-	cpu := float64(m.last.ticks-m.first.ticks) / clockTicks
+	// Guarded all the same: a child reaped by nobody we see (re-parented
+	// to init) takes its time out of the tree.
+	cpu := float64(m.last.ticks-min(m.first.ticks, m.last.ticks)) / clockTicks
 	u := procUsage{CPUSeconds: cpu, PeakRSS: m.peak, HWM: m.last.hwm}
 	if wall > 0 {
 		u.Cores = float64(int64(cpu/wall*1000+0.5)) / 1000
-		mainCPU := float64(m.last.main-m.first.main) / clockTicks
+		mainCPU := float64(m.last.main-min(m.first.main, m.last.main)) / clockTicks
 		u.MainCores = float64(int64(mainCPU/wall*1000+0.5)) / 1000
 	}
 	return u, nil

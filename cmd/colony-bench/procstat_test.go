@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,21 +17,23 @@ func TestParseStat(t *testing.T) {
 		line      string
 		wantPPID  int
 		wantTicks uint64
+		wantReap  uint64
 		wantErr   bool
 	}{
-		{"plain", "123 (nginx) S 1 123 123 0 -1 4194624 100 0 0 0 250 70 0 0 20 0 1 0 100 1000 200", 1, 320, false},
-		{"name with spaces and parens", "7 (a) b (c)) R 6 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0", 6, 11, false},
-		{"short", "7 (x) R 6 7", 0, 0, true},
-		{"no name", "7 x R 6", 0, 0, true},
+		{"plain", "123 (nginx) S 1 123 123 0 -1 4194624 100 0 0 0 250 70 0 0 20 0 1 0 100 1000 200", 1, 320, 0, false},
+		{"reaped children", "123 (colony) S 1 123 123 0 -1 4194624 100 0 0 0 250 70 30 12 20 0 1 0 100 1000 200", 1, 320, 42, false},
+		{"name with spaces and parens", "7 (a) b (c)) R 6 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0", 6, 11, 0, false},
+		{"short", "7 (x) R 6 7", 0, 0, 0, true},
+		{"no name", "7 x R 6", 0, 0, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ppid, ticks, err := parseStat([]byte(tc.line))
+			st, err := parseStat([]byte(tc.line))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}
-			if ppid != tc.wantPPID || ticks != tc.wantTicks {
-				t.Fatalf("got ppid %d ticks %d, want %d %d", ppid, ticks, tc.wantPPID, tc.wantTicks)
+			if st.ppid != tc.wantPPID || st.own != tc.wantTicks || st.reaped != tc.wantReap {
+				t.Fatalf("got %+v, want ppid %d, own %d, reaped %d", st, tc.wantPPID, tc.wantTicks, tc.wantReap)
 			}
 		})
 	}
@@ -102,5 +105,36 @@ func TestProcMonitorBusyChild(t *testing.T) {
 	}
 	if u.Cores-u.MainCores < 0.1 || u.MainCores > u.Cores/2 {
 		t.Fatalf("tree %.3f cores, main %.3f: the busy child is not the difference", u.Cores, u.MainCores)
+	}
+}
+
+// A child that ends inside the window leaves its time in the tree (in its
+// parent's reaped share) instead of taking it away.
+func TestProcMonitorChildEnds(t *testing.T) {
+	m := &procMonitor{tree: procTree{root: "/proc", pid: os.Getpid(), children: true}, interval: 100 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	time.Sleep(50 * time.Millisecond) // the first sample is taken without the child
+	child := exec.Command("timeout", "0.6", "sh", "-c", "while :; do :; done")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait() // it spins, ends (timeout) and is reaped, all inside the window
+	time.Sleep(150 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	u, err := m.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// wait4's usage of the child includes the shell it reaped.
+	ru := child.ProcessState.SysUsage().(*syscall.Rusage)
+	childCPU := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	if childCPU < 0.05 {
+		t.Fatalf("the child used %.3f s of CPU: it did not spin", childCPU)
+	}
+	if u.CPUSeconds < 0.8*childCPU || u.Cores > 4 {
+		t.Fatalf("tree %.3f CPU seconds (%.3f cores) for a child that used %.3f: its time is lost", u.CPUSeconds, u.Cores, childCPU)
 	}
 }
