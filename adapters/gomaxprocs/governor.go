@@ -130,11 +130,14 @@ func (g *Governor) Run(ctx context.Context) error {
 	t := time.NewTicker(g.cfg.Interval)
 	defer t.Stop()
 	defer g.set(g.cfg.Policy.Max, 0)
-	lastCPU, err := g.cfg.CPUTime()
-	if err != nil {
-		// Without a measure of the load, leave the runtime's choice alone.
+	// Without a measure of the load, the runtime's choice is left alone.
+	noCPU := func(err error) error {
 		g.cfg.Logger.Warn("gomaxprocs: cannot read the process's CPU time; not adjusting", "err", err)
 		return nil
+	}
+	lastCPU, err := g.cfg.CPUTime()
+	if err != nil {
+		return noCPU(err)
 	}
 	lastT := g.cfg.Now()
 	for {
@@ -145,8 +148,7 @@ func (g *Governor) Run(ctx context.Context) error {
 		}
 		cpu, err := g.cfg.CPUTime()
 		if err != nil {
-			g.cfg.Logger.Warn("gomaxprocs: cannot read the process's CPU time; not adjusting", "err", err)
-			return nil
+			return noCPU(err)
 		}
 		now := g.cfg.Now()
 		wall := now.Sub(lastT)

@@ -2,11 +2,14 @@ package webrtc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,6 +171,21 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	if _, err := New(Config{}, nil, nil); err == nil {
 		t.Error("New accepted nil ports")
+	}
+}
+
+// A mux port another process (a second node on the host) holds: New fails
+// and says which setting to change.
+func TestMuxPortInUse(t *testing.T) {
+	taken, err := net.ListenUDP("udp", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.LocalAddr().(*net.UDPAddr).Port
+	_, err = New(Config{UDPMuxPort: port}, fakeIngest{publish: noPublish}, fakePlayback{play: noPlay})
+	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "webrtc.udp_mux_port") {
+		t.Fatalf("New on a taken mux port: %v, want EADDRINUSE naming webrtc.udp_mux_port", err)
 	}
 }
 

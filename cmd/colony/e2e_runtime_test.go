@@ -24,6 +24,9 @@ func TestAdaptiveProcs(t *testing.T) {
 		}
 		return nil
 	})
+	if got := metric(t, adaptive, "colony_gomaxprocs_changes_total"); got < 1 {
+		t.Fatalf("colony_gomaxprocs_changes_total = %v after a change", got)
+	}
 	time.Sleep(time.Second)
 	if got := metric(t, fixed, "colony_gomaxprocs"); got != own {
 		t.Fatalf("with adaptive_procs false: colony_gomaxprocs went from %v to %v", own, got)

@@ -219,6 +219,11 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.Gauge("gomaxprocs", "GOMAXPROCS: the Go runtime's processors, as the adaptive governor sets them.", func() float64 {
 		return float64(runtime.GOMAXPROCS(0))
 	})
+	if gov != nil {
+		reg.Counter("gomaxprocs_changes_total", "Changes of GOMAXPROCS by the adaptive governor (a fast rise means it flaps).", func() float64 {
+			return float64(gov.Changes())
+		})
+	}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mux.Handle("GET /metrics", reg.Handler())
