@@ -9,6 +9,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
 	pion "github.com/pion/webrtc/v4"
 )
 
@@ -59,11 +61,40 @@ func opusCodec() pion.RTPCodecParameters {
 	}
 }
 
-// newAPI builds the pion API shared by every PeerConnection: the media
-// engine (copied per connection by pion), the interceptors (built per
-// connection) and the ICE settings. The returned closer stops the sender
-// reports and releases the single-port UDP mux, if any.
-func newAPI(cfg Config) (*pion.API, io.Closer, error) {
+// apiKit holds what every PeerConnection is made with: the media engine
+// (copied per connection by pion), the interceptor factories (built per
+// connection), the settings (ICE, DTLS) and the muxed port's sockets.
+// Publishers and viewers off the direct path share one API; a viewer on
+// it gets an API of its own (viewerAPI).
+type apiKit struct {
+	me        *pion.MediaEngine
+	se        pion.SettingEngine
+	factories []interceptor.Factory
+	shared    *pion.API
+	// direct lists the muxed port's batching sockets; empty when the
+	// direct send path is off (no mux, no batching, Config.noDirect).
+	direct []*batchConn
+}
+
+// viewerAPI is the API of a viewer sent through d: d's interceptor
+// innermost, d's key tap on the DTLS handshake, which the server serves
+// (the answering DTLS role is the server's).
+func (k *apiKit) viewerAPI(d *directOut) *pion.API {
+	se := k.se
+	se.SetDTLSKeyLogWriter(&d.tap)
+	se.SetDTLSServerHelloMessageHook(d.tap.serverHello)
+	_ = se.SetAnsweringDTLSRole(pion.DTLSRoleServer) // a valid role: no error
+	ir := &interceptor.Registry{}
+	ir.Add(directFactory{d})
+	for _, f := range k.factories {
+		ir.Add(f)
+	}
+	return pion.NewAPI(pion.WithMediaEngine(k.me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+}
+
+// newAPI builds the apiKit. The returned closer stops the sender reports
+// and releases the single-port UDP mux, if any.
+func newAPI(cfg Config) (*apiKit, io.Closer, error) {
 	me := &pion.MediaEngine{}
 	for _, c := range videoCodecs() {
 		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
@@ -84,21 +115,26 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 	// sent by the publisher sessions themselves. The NACK generator and
 	// the receiver reports only start (a goroutine each) on a connection
 	// that receives media (remoteOnly).
-	ir := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, nil, fmt.Errorf("configure NACK: %w", err)
 	}
 	me.RegisterFeedback(pion.RTCPFeedback{Type: "nack"}, pion.RTPCodecTypeVideo)
 	me.RegisterFeedback(pion.RTCPFeedback{Type: "nack", Parameter: "pli"}, pion.RTPCodecTypeVideo)
-	ir.Add(nackResponderFactory{size: cfg.NACKBuffer})
-	ir.Add(remoteOnly{gen})
 	rr, err := report.NewReceiverInterceptor()
 	if err != nil {
 		return nil, nil, fmt.Errorf("configure receiver reports: %w", err)
 	}
-	ir.Add(remoteOnly{rr})
-	if err := pion.ConfigureTWCCSender(me, ir); err != nil {
+	// What pion.ConfigureTWCCSender does, keeping the factory (a
+	// Registry does not list its factories) for viewers' registries.
+	for _, kind := range []pion.RTPCodecType{pion.RTPCodecTypeVideo, pion.RTPCodecTypeAudio} {
+		me.RegisterFeedback(pion.RTCPFeedback{Type: pion.TypeRTCPFBTransportCC}, kind)
+		if err := me.RegisterHeaderExtension(pion.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return nil, nil, fmt.Errorf("configure TWCC feedback: %w", err)
+		}
+	}
+	twccGen, err := twcc.NewSenderInterceptor()
+	if err != nil {
 		return nil, nil, fmt.Errorf("configure TWCC feedback: %w", err)
 	}
 
@@ -125,22 +161,33 @@ func newAPI(cfg Config) (*pion.API, io.Closer, error) {
 			return nil, nil, fmt.Errorf("%w: AdvertiseIPs: %w", ErrInvalidConfig, err)
 		}
 	}
+	kit := &apiKit{me: me}
 	var udp io.Closer = nopCloser{}
 	if cfg.UDPMuxPort > 0 {
-		mux, err := listenUDPMux(cfg, cfg.UDPMuxPort, !cfg.noBatch, !cfg.noGSO, slogFactory{cfg.Logger}.NewLogger("udpmux"))
+		mux, socks, err := listenUDPMux(cfg, cfg.UDPMuxPort, !cfg.noBatch, !cfg.noGSO, slogFactory{cfg.Logger}.NewLogger("udpmux"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("listen on UDP port %d (webrtc.udp_mux_port; another node on this host needs another port): %w", cfg.UDPMuxPort, err)
 		}
 		se.SetICEUDPMux(mux)
 		udp = mux
+		if !cfg.noDirect {
+			kit.direct = socks
+		}
 	} else if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
 		return nil, nil, fmt.Errorf("%w: UDP port range: %w", ErrInvalidConfig, err)
 	}
 
 	sr := newSenderReports(srTick, time.Now)
-	ir.Add(sr)
-	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
-	return api, closers{sr, udp}, nil
+	// Innermost first: the NACK responder writes its retransmissions
+	// below the sender reports, which do not count them (as pion's).
+	kit.factories = []interceptor.Factory{nackResponderFactory{size: cfg.NACKBuffer}, remoteOnly{gen}, remoteOnly{rr}, twccGen, sr}
+	kit.se = se
+	ir := &interceptor.Registry{}
+	for _, f := range kit.factories {
+		ir.Add(f)
+	}
+	kit.shared = pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+	return kit, closers{sr, udp}, nil
 }
 
 type nopCloser struct{}

@@ -110,6 +110,9 @@ type Config struct {
 
 	noBatch bool // the muxed port writes one datagram per call (tests, measures)
 	noGSO   bool // the muxed port's batches do not use UDP GSO (tests, measures)
+	// noDirect: viewers are sent through pion's SRTP session, never the
+	// direct path (srtpdirect.go) (tests, measures)
+	noDirect bool
 }
 
 func (c Config) withDefaults() Config {

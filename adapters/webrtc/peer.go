@@ -71,8 +71,13 @@ type peer struct {
 // descriptions are exchanged.
 const maxQueuedCandidates = 64
 
-func (s *Server) newPeer(key stream.Key, viewer bool, remoteAddr string, h hooks) (*peer, error) {
-	pc, err := s.api.NewPeerConnection(pion.Configuration{})
+// newPeer starts a session's PeerConnection, made by api (nil: the
+// shared one).
+func (s *Server) newPeer(api *pion.API, key stream.Key, viewer bool, remoteAddr string, h hooks) (*peer, error) {
+	if api == nil {
+		api = s.api.shared
+	}
+	pc, err := api.NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}

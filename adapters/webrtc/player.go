@@ -42,6 +42,7 @@ type player struct {
 	lazyOpus           bool
 	videoIdx, audioIdx int
 	video, audio       *outTrack
+	direct             *directOut // the direct send path, or nil (srtpdirect.go)
 	writeErrs          atomic.Int64
 
 	// Video source switching (adaptive bitrate): base is the video of st;
@@ -104,11 +105,19 @@ func (s *Server) newPlayer(ctx context.Context, key stream.Key, st *media.Stream
 	if videoIdx < 0 && audioIdx < 0 && !bridge {
 		return nil, fmt.Errorf("%w: stream tracks %s", errNoPlayableTrack, trackList(st.Tracks()))
 	}
-	p, err := s.newPeer(key, true, remoteAddr, h)
+	var (
+		direct *directOut
+		api    *pion.API
+	)
+	if len(s.api.direct) > 0 {
+		direct = newDirectOut(s.api.direct)
+		api = s.api.viewerAPI(direct)
+	}
+	p, err := s.newPeer(api, key, true, remoteAddr, h)
 	if err != nil {
 		return nil, err
 	}
-	pl := &player{peer: p, st: st, videoIdx: videoIdx, audioIdx: audioIdx, anchored: make(chan struct{}),
+	pl := &player{peer: p, st: st, direct: direct, videoIdx: videoIdx, audioIdx: audioIdx, anchored: make(chan struct{}),
 		query: opts.query, origHeight: opts.origHeight, obs: make(chan abrObs, 4)}
 	p.play = pl
 	if videoIdx >= 0 {
@@ -247,7 +256,15 @@ func (pl *player) run() {
 	if !pl.waitConnected(pl.st.Done()) {
 		return
 	}
-	pl.log.Info("viewer connected")
+	if pl.direct != nil {
+		// Before the first packet: one SRTP context per stream, from its start.
+		if err := pl.direct.start(pl.pc); err != nil {
+			pl.log.Debug("sent through pion", "reason", err)
+		} else {
+			pl.srv.directViewers.Add(1)
+		}
+	}
+	pl.log.Info("viewer connected", "direct", pl.direct != nil && pl.direct.on.Load())
 	if pl.hooks.started != nil {
 		pl.hooks.started()
 	}

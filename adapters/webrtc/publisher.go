@@ -93,7 +93,7 @@ type publisher struct {
 
 // newPublisher starts a publish session for pub. On error it has ended pub.
 func (s *Server) newPublisher(key stream.Key, pub ports.Publication, remoteAddr string, h hooks) (*publisher, error) {
-	p, err := s.newPeer(key, false, remoteAddr, h)
+	p, err := s.newPeer(nil, key, false, remoteAddr, h)
 	if err != nil {
 		pub.End(err)
 		return nil, err

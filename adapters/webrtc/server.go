@@ -15,7 +15,6 @@ import (
 
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
-	pion "github.com/pion/webrtc/v4"
 )
 
 // Server serves WebRTC publishers and viewers. It does not listen for HTTP
@@ -26,7 +25,7 @@ type Server struct {
 	log    *slog.Logger
 	ingest ports.Ingest
 	play   ports.Playback
-	api    *pion.API
+	api    *apiKit
 	udp    io.Closer
 
 	ctx    context.Context
@@ -45,6 +44,8 @@ type Server struct {
 	cpu      atomic.Uint64 // the process's last CPU use (fraction of the cores, float64 bits)
 	lagGuard lagGuard      // send-lag admission and shedding (Config.LagLimit), guarded by mu
 	seq      uint64        // sessions registered, numbering them (newest: highest)
+
+	directViewers atomic.Uint64 // viewers sent on the direct path since start
 
 	closeOnce sync.Once
 }

@@ -67,6 +67,11 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 	if n := s.Viewers(testKey); n != 2 {
 		t.Fatalf("Viewers = %d, want 2", n)
 	}
+	// The frames came on the direct path (srtpdirect.go): the viewers
+	// decrypted what the server's own SRTP contexts encrypted.
+	if n := s.Stats().DirectViewers; n != 2 {
+		t.Fatalf("DirectViewers = %d, want 2", n)
+	}
 
 	req, err := http.NewRequest(http.MethodDelete, hs.URL+locations[0], nil)
 	if err != nil {

@@ -14,6 +14,9 @@ type Stats struct {
 	RefusedByCPU, RefusedByLag uint64
 	// Shed counts the viewers closed by the send-lag guard since start.
 	Shed uint64
+	// DirectViewers counts the viewers sent on the direct SRTP path
+	// (srtpdirect.go) since start.
+	DirectViewers uint64
 }
 
 // Stats returns the server's admission figures.
@@ -21,5 +24,5 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.lagGuard
-	return Stats{Viewers: s.nViewers, SendLag: g.figure, RefusedByCPU: g.refusedCPU, RefusedByLag: g.refusedLag, Shed: g.shed}
+	return Stats{Viewers: s.nViewers, SendLag: g.figure, RefusedByCPU: g.refusedCPU, RefusedByLag: g.refusedLag, Shed: g.shed, DirectViewers: s.directViewers.Load()}
 }

@@ -36,7 +36,8 @@ var errUnsupportedAddr = errors.New("address family does not match the socket")
 // It implements net.PacketConn and pion's ice.AddrPortReaderWriter.
 type batchConn struct {
 	*net.UDPConn
-	v4     bool // an IPv4 socket
+	v4     bool           // an IPv4 socket
+	local  netip.AddrPort // the address it is bound to
 	sender batchSender
 
 	mu     sync.Mutex
@@ -115,8 +116,9 @@ func newBatchConnWith(conn *net.UDPConn, sender batchSender, gso bool) *batchCon
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() != nil {
-		c.v4 = true
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		c.v4 = a.IP.To4() != nil
+		c.local = a.AddrPort()
 	}
 	c.room = sync.NewCond(&c.mu)
 	c.sender = sender
@@ -126,6 +128,9 @@ func newBatchConnWith(conn *net.UDPConn, sender batchSender, gso bool) *batchCon
 	go c.run()
 	return c
 }
+
+// localAddr is the address the socket is bound to.
+func (c *batchConn) localAddr() netip.AddrPort { return c.local }
 
 // WriteTo queues b for addr, a *net.UDPAddr.
 func (c *batchConn) WriteTo(b []byte, addr net.Addr) (int, error) {

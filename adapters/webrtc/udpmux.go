@@ -12,15 +12,16 @@ import (
 // pion's NewMultiUDPMuxFromPort does: interfaces up, loopback only when
 // configured, IPFilter) and serves every PeerConnection over those
 // sockets. With batch, writes go through batchConn (sendmmsg), with gso
-// also UDP GSO where the kernel has it.
-func listenUDPMux(cfg Config, port int, batch, gso bool, log logging.LeveledLogger) (ice.UDPMux, error) {
+// also UDP GSO where the kernel has it; those sockets are returned too.
+func listenUDPMux(cfg Config, port int, batch, gso bool, log logging.LeveledLogger) (ice.UDPMux, []*batchConn, error) {
 	ips, err := muxAddrs(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(ips) == 0 {
-		return nil, fmt.Errorf("no local address to listen on")
+		return nil, nil, fmt.Errorf("no local address to listen on")
 	}
+	var batched []*batchConn
 	conns := make([]net.PacketConn, 0, len(ips))
 	closeAll := func() {
 		for _, c := range conns {
@@ -31,13 +32,15 @@ func listenUDPMux(cfg Config, port int, batch, gso bool, log logging.LeveledLogg
 		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: port})
 		if err != nil {
 			closeAll()
-			return nil, err
+			return nil, nil, err
 		}
 		// Room for bursts (a keyframe to every viewer; publishers' media).
 		_ = c.SetWriteBuffer(4 << 20)
 		_ = c.SetReadBuffer(4 << 20)
 		if batch {
-			conns = append(conns, newBatchConn(c, gso))
+			b := newBatchConn(c, gso)
+			conns = append(conns, b)
+			batched = append(batched, b)
 		} else {
 			conns = append(conns, c)
 		}
@@ -46,7 +49,7 @@ func listenUDPMux(cfg Config, port int, batch, gso bool, log logging.LeveledLogg
 	for _, c := range conns {
 		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: log, UDPConn: c}))
 	}
-	return ice.NewMultiUDPMuxDefault(muxes...), nil
+	return ice.NewMultiUDPMuxDefault(muxes...), batched, nil
 }
 
 // muxAddrs lists the local unicast addresses to listen on.

@@ -218,6 +218,11 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 		return nil
 	})
 	t.Logf("player video: %dx%d, %d frames rendered (was %d)", later.Width, later.Height, later.Total, first.Total)
+	// Chromium decrypted what the server encrypted itself: the player was
+	// sent on the direct SRTP path (the node plays on the muxed port).
+	if v := metric(t, n, "colony_webrtc_direct_viewers_total"); v != 1 {
+		t.Fatalf("colony_webrtc_direct_viewers_total = %v, want 1 (the player)", v)
+	}
 
 	sctx, scancel := context.WithTimeout(play, 15*time.Second)
 	defer scancel()

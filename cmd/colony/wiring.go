@@ -100,6 +100,7 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, w
 	reg.Gauge("webrtc_send_lag_seconds", "How late WebRTC viewers' video frames leave (90th percentile over viewers, last second).", func() float64 { return w.Stats().SendLag.Seconds() })
 	reg.Counter("webrtc_viewers_refused_cpu_total", "WebRTC viewers refused over webrtc.cpu_limit.", func() float64 { return float64(w.Stats().RefusedByCPU) })
 	reg.Counter("webrtc_viewers_refused_lag_total", "WebRTC viewers refused over webrtc.lag_limit.", func() float64 { return float64(w.Stats().RefusedByLag) })
+	reg.Counter("webrtc_direct_viewers_total", "WebRTC viewers sent on the direct SRTP path (encrypted and queued on the muxed socket without pion's transport layers).", func() float64 { return float64(w.Stats().DirectViewers) })
 	reg.Counter("webrtc_viewers_shed_total", "WebRTC viewers closed to bring the send lag back under webrtc.lag_limit.", func() float64 { return float64(w.Stats().Shed) })
 	if r != nil {
 		reg.Gauge("rtmp_connections", "Open RTMP connections.", func() float64 { return float64(r.Stats().Connections) })

@@ -1,0 +1,330 @@
+package webrtc
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/ports"
+	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
+	pion "github.com/pion/webrtc/v4"
+)
+
+// TestKeyTapExporter runs real DTLS handshakes (pion/dtls, as pion's
+// WebRTC uses it) with the tap on the server, and checks that the tap
+// exports the same keying material as the server's own connection, for
+// each cipher suite browsers and pion negotiate, with and without the
+// extended master secret; and that the SRTP profile is the one chosen.
+func TestKeyTapExporter(t *testing.T) {
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecCert, err := selfsign.SelfSign(ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaCert, err := selfsign.SelfSign(rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		cert    tls.Certificate
+		suite   dtls.CipherSuiteID
+		ems     dtls.ExtendedMasterSecretType
+		profile dtls.SRTPProtectionProfile
+	}{
+		"ecdsa aes128-gcm":          {ecCert, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.RequireExtendedMasterSecret, dtls.SRTP_AEAD_AES_128_GCM},
+		"ecdsa aes128-gcm no ems":   {ecCert, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.DisableExtendedMasterSecret, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
+		"ecdsa aes256-gcm (sha384)": {ecCert, dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, dtls.RequireExtendedMasterSecret, dtls.SRTP_AEAD_AES_256_GCM},
+		"ecdsa chacha20":            {ecCert, dtls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, dtls.RequireExtendedMasterSecret, dtls.SRTP_AEAD_AES_128_GCM},
+		"ecdsa aes256-cbc":          {ecCert, dtls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, dtls.RequireExtendedMasterSecret, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
+		"rsa aes128-gcm":            {rsaCert, dtls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, dtls.RequireExtendedMasterSecret, dtls.SRTP_AEAD_AES_128_GCM},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tap := &keyTap{}
+			server, _ := dtlsPair(t,
+				&dtls.Config{
+					Certificates: []tls.Certificate{tc.cert}, CipherSuites: []dtls.CipherSuiteID{tc.suite},
+					ExtendedMasterSecret: tc.ems, SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{tc.profile},
+					KeyLogWriter: tap, ServerHelloMessageHook: tap.serverHello,
+				},
+				&dtls.Config{
+					Certificates: []tls.Certificate{ecCert}, InsecureSkipVerify: true, CipherSuites: []dtls.CipherSuiteID{tc.suite},
+					ExtendedMasterSecret: tc.ems, SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AES128_CM_HMAC_SHA1_80, tc.profile},
+				})
+			state, ok := server.ConnectionState()
+			if !ok {
+				t.Fatal("no connection state")
+			}
+			for _, n := range []int{60, 88} { // the exports of the 128- and 256-bit profiles
+				want, err := state.ExportKeyingMaterial("EXTRACTOR-dtls_srtp", nil, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := tap.ExportKeyingMaterial("EXTRACTOR-dtls_srtp", nil, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("exported %d bytes differ from the connection's", n)
+				}
+			}
+			if got := uint16(tap.profile); got != uint16(tc.profile) {
+				t.Fatalf("profile %#x, want %#x", got, uint16(tc.profile))
+			}
+			if _, err := tap.localContext(); err != nil {
+				t.Fatal(err)
+			}
+			if tap.master != nil || tap.keyed {
+				t.Fatal("the master secret is kept after the context was made")
+			}
+		})
+	}
+}
+
+// dtlsPair handshakes a DTLS server and client over loopback UDP.
+func dtlsPair(t *testing.T, serverCfg, clientCfg *dtls.Config) (*dtls.Conn, *dtls.Conn) {
+	t.Helper()
+	sc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := dtls.Server(sc, cc.LocalAddr(), serverCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := dtls.Client(cc, sc.LocalAddr(), clientCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = client.Close()
+		_ = server.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, 1)
+	go func() { errs <- client.HandshakeContext(ctx) }()
+	if err := server.HandshakeContext(ctx); err != nil {
+		t.Fatalf("server handshake: %v", err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatalf("client handshake: %v", err)
+	}
+	return server, client
+}
+
+// TestKeyTapIncomplete: without the server's side of a handshake, or
+// with a line that is not a key, the tap makes no context.
+func TestKeyTapIncomplete(t *testing.T) {
+	for name, tc := range map[string]struct {
+		lines []string
+		hello bool
+	}{
+		"nothing":             {},
+		"key without hello":   {lines: []string{"CLIENT_RANDOM " + hex32 + " 0102\n"}, hello: false},
+		"hello without a key": {hello: true},
+		"another label":       {lines: []string{"SERVER_HANDSHAKE_TRAFFIC_SECRET " + hex32 + " 0102\n"}, hello: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tap := &keyTap{}
+			for _, l := range tc.lines {
+				if _, err := tap.Write([]byte(l)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.hello {
+				tap.hello, tap.suite, tap.profile = true, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 1
+			}
+			if _, err := tap.localContext(); !errors.Is(err, errNoDirect) {
+				t.Fatalf("err = %v, want errNoDirect", err)
+			}
+		})
+	}
+	if _, err := (&keyTap{}).Write([]byte("CLIENT_RANDOM zz 0102\n")); !errors.Is(err, errNoDirect) {
+		t.Fatalf("malformed line: err = %v", err)
+	}
+	tap := &keyTap{hello: true, keyed: true, suite: 0xffff, profile: 1, master: []byte{1}, clientRandom: make([]byte, 32)}
+	if _, err := tap.localContext(); !errors.Is(err, errNoDirect) {
+		t.Fatalf("unknown suite: err = %v", err)
+	}
+}
+
+const hex32 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+// TestDirectRoute: the socket of an ICE pair.
+func TestDirectRoute(t *testing.T) {
+	listen := func(ip string) *batchConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBatchConn(c, false)
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}
+	a, b := listen("127.0.0.1"), listen("127.0.0.2")
+	pair := func(local string, port uint16, proto pion.ICEProtocol) *pion.ICECandidatePair {
+		return &pion.ICECandidatePair{
+			Local:  &pion.ICECandidate{Address: local, Port: port, Protocol: proto},
+			Remote: &pion.ICECandidate{Address: "127.0.0.9", Port: 4000, Protocol: proto},
+		}
+	}
+	for name, tc := range map[string]struct {
+		conns []*batchConn
+		pair  *pion.ICECandidatePair
+		want  *batchConn
+	}{
+		"bound address":           {[]*batchConn{a, b}, pair("127.0.0.2", b.localAddr().Port(), pion.ICEProtocolUDP), b},
+		"rewritten, one socket":   {[]*batchConn{a}, pair("203.0.113.7", a.localAddr().Port(), pion.ICEProtocolUDP), a},
+		"rewritten, two sockets":  {[]*batchConn{a, b}, pair("203.0.113.7", a.localAddr().Port(), pion.ICEProtocolUDP), nil},
+		"tcp":                     {[]*batchConn{a}, pair("127.0.0.1", a.localAddr().Port(), pion.ICEProtocolTCP), nil},
+		"no remote":               {[]*batchConn{a}, &pion.ICECandidatePair{Local: &pion.ICECandidate{Address: "127.0.0.1"}}, nil},
+		"not an address (mDNS)":   {[]*batchConn{a}, pair("abc.local", a.localAddr().Port(), pion.ICEProtocolUDP), nil},
+		"no socket of the family": {nil, pair("127.0.0.1", a.localAddr().Port(), pion.ICEProtocolUDP), nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := newDirectOut(tc.conns)
+			got, addr, err := d.route(tc.pair)
+			if tc.want == nil {
+				if !errors.Is(err, errNoDirect) {
+					t.Fatalf("err = %v, want errNoDirect", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("route = %v, %v", got, err)
+			}
+			if addr.String() != "127.0.0.9:4000" {
+				t.Fatalf("remote %s", addr)
+			}
+		})
+	}
+}
+
+// TestDirectPathNACK plays over the muxed port on the direct path, then
+// NACKs packets the viewer has: they come again, encrypted by the
+// server's own context (the viewer turned its replay protection off to
+// see them), and the viewer decrypts all it is sent.
+func TestDirectPathNACK(t *testing.T) {
+	for name, noDirect := range map[string]bool{"direct": false, "through pion": true} {
+		t.Run(name, func(t *testing.T) {
+			fx := loadH264Fixture(t, 1)
+			st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
+			defer st.Close()
+			for i := range fx.aus {
+				st.Write(fx.unit(i))
+			}
+			play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+			cfg := Config{UDPMuxPort: freeUDPPort(t)}
+			cfg.noDirect = noDirect
+			s, hs := newTestServer(t, cfg, fakeIngest{publish: noPublish}, play)
+
+			me := &pion.MediaEngine{}
+			if err := me.RegisterDefaultCodecs(); err != nil {
+				t.Fatal(err)
+			}
+			se := pion.SettingEngine{}
+			se.SetIncludeLoopbackCandidate(true)
+			se.SetIPFilter(loopbackOnly)
+			se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
+			se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+			se.DisableSRTPReplayProtection(true)
+			pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pc.Close()
+			if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
+				t.Fatal(err)
+			}
+			var (
+				mu   sync.Mutex
+				seqs = map[uint16]int{}
+				ssrc uint32
+			)
+			pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+				for {
+					pkt, _, err := tr.ReadRTP()
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					seqs[pkt.SequenceNumber]++
+					ssrc = pkt.SSRC
+					mu.Unlock()
+				}
+			})
+			resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, pc))
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("POST = %d %s", resp.StatusCode, answer)
+			}
+			if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+				t.Fatal(err)
+			}
+			waitConnected(t, pc)
+			// The cached GOP's packets arrive, decrypted.
+			waitFor(t, "the GOP's packets", 5*time.Second, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(seqs) >= 20
+			})
+			wantDirect := uint64(1)
+			if noDirect {
+				wantDirect = 0
+			}
+			if n := s.Stats().DirectViewers; n != wantDirect {
+				t.Fatalf("DirectViewers = %d, want %d", n, wantDirect)
+			}
+			mu.Lock()
+			var asked []uint16
+			for seq, n := range seqs {
+				if n == 1 && len(asked) < 3 {
+					asked = append(asked, seq)
+				}
+			}
+			nackFor := ssrc
+			mu.Unlock()
+			nacks := make([]rtcp.NackPair, 0, len(asked))
+			for _, seq := range asked {
+				nacks = append(nacks, rtcp.NackPair{PacketID: seq})
+			}
+			if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: nackFor, Nacks: nacks}}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the retransmissions", 5*time.Second, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, seq := range asked {
+					if seqs[seq] < 2 {
+						return false
+					}
+				}
+				return true
+			})
+		})
+	}
+}
