@@ -2,7 +2,6 @@ package webrtc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -37,8 +36,9 @@ func (pl *player) companion(ctx context.Context) *media.Stream {
 	return s
 }
 
-// startCompanion starts the goroutine that sends the Opus companion, if
-// any. It ends with the session or the companion stream.
+// startCompanion starts the goroutine that joins the viewer to the
+// fan-out of the Opus companion (audiofanout.go), if any, once the video
+// anchor is set, and leaves it when the session ends.
 func (pl *player) startCompanion() {
 	if pl.opus == nil && !pl.lazyOpus {
 		return
@@ -50,13 +50,18 @@ func (pl *player) startCompanion() {
 				return
 			}
 		}
-		r, err := s.Subscribe()
+		select {
+		case <-pl.anchored:
+		case <-pl.ctx.Done():
+			return
+		}
+		f, err := pl.srv.joinAudio(s, pl)
 		if err != nil {
 			pl.log.Info("the Opus companion ended: playing the video only", "err", err)
 			return
 		}
-		defer r.Close()
-		pl.pumpCompanion(r)
+		<-pl.ctx.Done()
+		pl.srv.leaveAudio(f, pl)
 	})
 }
 
@@ -64,34 +69,4 @@ func (pl *player) startCompanion() {
 func (pl *player) setAnchor(a time.Duration) {
 	pl.anchor, pl.anchorWall = a, time.Now()
 	close(pl.anchored)
-}
-
-// pumpCompanion sends the companion's Opus packets. Their timestamps are
-// the source's, so they are measured from the video's anchor, as the
-// source's own audio would be: lip sync as in the source.
-func (pl *player) pumpCompanion(r *media.Reader) {
-	select {
-	case <-pl.anchored:
-	case <-pl.ctx.Done():
-		return
-	}
-	anchor, skewLogged := pl.anchor, false
-	for {
-		u, err := r.Next(pl.ctx)
-		if err != nil {
-			if pl.ctx.Err() == nil && (errors.Is(err, media.ErrStreamClosed) || errors.Is(err, media.ErrReaderClosed)) {
-				pl.log.Debug("the Opus companion ended")
-			}
-			return
-		}
-		if u.Track != 0 || u.PTS < anchor {
-			continue // older than the first picture
-		}
-		if d := u.PTS - anchor; !skewLogged && d >= skewAfter {
-			// The video of PTS p leaves about anchorWall + (p - anchor).
-			skewLogged = true
-			pl.log.Debug("Opus companion audio lag behind the video", "lag", (time.Since(pl.anchorWall) - d).Round(time.Millisecond))
-		}
-		pl.check(pl.audio.out.write(u.Data, pl.audio.base+rtpTicks(u.PTS-anchor, pl.audio.clock)))
-	}
 }

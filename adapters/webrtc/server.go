@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/ports"
 )
@@ -40,6 +41,8 @@ type Server struct {
 	publishers map[stream.Key]*publisher
 	// frameCaches share the packetization of video frames among viewers.
 	frameCaches map[frameKey]*frameCache
+	// audioFanouts send each Opus companion to its viewers (audiofanout.go).
+	audioFanouts map[*media.Stream]*audioFanout
 
 	cpu      atomic.Uint64 // the process's last CPU use (fraction of the cores, float64 bits)
 	lagGuard lagGuard      // send-lag admission and shedding (Config.LagLimit), guarded by mu
@@ -71,7 +74,7 @@ func New(cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, error) 
 		cfg: cfg, log: cfg.Logger.With("proto", "webrtc"), ingest: ingest, play: play, api: api, udp: udp,
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*peer{}, viewers: map[stream.Key]int{}, publishers: map[stream.Key]*publisher{},
-		frameCaches: map[frameKey]*frameCache{},
+		frameCaches: map[frameKey]*frameCache{}, audioFanouts: map[*media.Stream]*audioFanout{},
 	}
 	if cfg.CPULimit >= 0 {
 		s.every(cpuSampleEvery, s.cpuSampler())
