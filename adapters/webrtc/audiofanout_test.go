@@ -57,7 +57,7 @@ func TestAudioFanout(t *testing.T) {
 		v.pl = pl
 		viewers[i] = v
 	}
-	waitFor(t, "the viewers", 5*time.Second, func() bool { return src.Readers() == 3 })
+	waitFor(t, "the viewers", 5*time.Second, func() bool { return liveMembers(s, src) == 3 })
 	waitFor(t, "the fan-out's members", 5*time.Second, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -103,7 +103,7 @@ func TestAudioFanout(t *testing.T) {
 
 	// One leaves; the others keep getting audio.
 	_ = viewers[0].pl.Close()
-	waitFor(t, "the viewer's departure", 5*time.Second, func() bool { return src.Readers() == 2 })
+	waitFor(t, "the viewer's departure", 5*time.Second, func() bool { return liveMembers(s, src) == 2 })
 	before := []int{count(viewers[1]), count(viewers[2])}
 	feed.until(len(fx.aus))
 	for i, v := range viewers[1:] {

@@ -113,6 +113,9 @@ type Config struct {
 	// noDirect: viewers are sent through pion's SRTP session, never the
 	// direct path (srtpdirect.go) (tests, measures)
 	noDirect bool
+	// beforeLive, if set, is called by each viewer between its start-up
+	// burst and going live in the fan-out (tests: units pile up meanwhile).
+	beforeLive func()
 }
 
 func (c Config) withDefaults() Config {

@@ -359,3 +359,23 @@ func decodeFrames(t *testing.T, data []byte) int {
 	}
 	return n
 }
+
+// liveMembers is the number of viewers live in st's fan-out on s (their
+// start-up burst sent).
+func liveMembers(s *Server, st *media.Stream) int {
+	s.mu.Lock()
+	f := s.liveFanouts[st]
+	s.mu.Unlock()
+	if f == nil {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, m := range f.members {
+		if m.live {
+			n++
+		}
+	}
+	return n
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -268,41 +267,32 @@ func (pl *player) run() {
 	if pl.hooks.started != nil {
 		pl.hooks.started()
 	}
-	r, err := pl.st.Subscribe()
+	f, m, backlog, err := pl.srv.joinVideo(pl.st, pl)
 	if err != nil {
 		pl.close(nil)
 		return
 	}
-	defer r.Close()
+	defer pl.srv.leaveVideo(f, m)
 	pl.startCompanion()
 	if pl.video != nil && pl.srv.cfg.Renditions != nil {
 		pl.goTracked(pl.runABR)
 	}
-	if r.Queued() == 0 {
+	if len(backlog) == 0 {
 		// No cached GOP (a WebRTC source sends keyframes on request).
 		pl.srv.requestKeyframe(pl.key)
 	}
-	err = pl.pump(r)
-	switch {
-	case errors.Is(err, media.ErrStreamClosed), errors.Is(err, media.ErrReaderClosed):
-		pl.close(nil)
-	case pl.ctx.Err() == nil:
-		pl.close(err)
+	pl.burst(backlog, f, m)
+	select {
+	case <-f.ended:
+		pl.close(nil) // the stream ended
+	case <-pl.ctx.Done():
 	}
 }
 
-// pump sends the reader's units: the backlog first (see planBacklog), then
-// live units as they come.
-func (pl *player) pump(r *media.Reader) error {
-	n := r.Queued()
-	backlog := make([]*media.Unit, 0, n)
-	for range n {
-		u, err := r.Next(pl.ctx)
-		if err != nil {
-			return err
-		}
-		backlog = append(backlog, u)
-	}
+// burst sends the units since the last keyframe as the viewer's start-up
+// burst (see planBacklog), then makes it live in the fan-out f, which
+// sends it the units delivered meanwhile and those that follow.
+func (pl *player) burst(backlog []*media.Unit, f *liveFanout, m *liveMember) {
 	anchor, compressed, live, anchored := planBacklog(backlog, pl.videoIdx, pl.playable)
 	if len(compressed) > maxBurstFrames {
 		// A very long GOP (a WebRTC source deaf to keyframe requests):
@@ -320,26 +310,10 @@ func (pl *player) pump(r *media.Reader) error {
 	for _, u := range live {
 		pl.send(u, anchor)
 	}
-	dropped := r.Dropped()
-	for {
-		u, err := r.Next(pl.ctx)
-		if err != nil {
-			return err
-		}
-		if d := r.Dropped(); d != dropped {
-			// The reader lost units and waits for the next keyframe.
-			dropped = d
-			pl.srv.requestKeyframe(pl.key)
-		}
-		if !anchored {
-			if pl.videoIdx >= 0 && (u.Track != pl.videoIdx || !u.Key) {
-				continue // start at a keyframe
-			}
-			anchor, anchored = u.PTS, true
-			pl.setAnchor(anchor)
-		}
-		pl.send(u, anchor)
+	if h := pl.srv.cfg.beforeLive; h != nil {
+		h()
 	}
+	f.goLive(m, anchor, anchored)
 }
 
 func (pl *player) playable(idx int) bool { return idx == pl.videoIdx || idx == pl.audioIdx }

@@ -43,6 +43,8 @@ type Server struct {
 	frameCaches map[frameKey]*frameCache
 	// audioFanouts send each Opus companion to its viewers (audiofanout.go).
 	audioFanouts map[*media.Stream]*audioFanout
+	// liveFanouts send each stream to its viewers (livefanout.go).
+	liveFanouts map[*media.Stream]*liveFanout
 
 	cpu      atomic.Uint64 // the process's last CPU use (fraction of the cores, float64 bits)
 	lagGuard lagGuard      // send-lag admission and shedding (Config.LagLimit), guarded by mu
@@ -75,6 +77,7 @@ func New(cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, error) 
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*peer{}, viewers: map[stream.Key]int{}, publishers: map[stream.Key]*publisher{},
 		frameCaches: map[frameKey]*frameCache{}, audioFanouts: map[*media.Stream]*audioFanout{},
+		liveFanouts: map[*media.Stream]*liveFanout{},
 	}
 	if cfg.CPULimit >= 0 {
 		s.every(cpuSampleEvery, s.cpuSampler())

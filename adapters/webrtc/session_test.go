@@ -58,7 +58,10 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 	for _, v := range viewers {
 		waitConnected(t, v.pc)
 	}
-	waitFor(t, "two readers", 5*time.Second, func() bool { return st.Readers() == 2 })
+	waitFor(t, "two viewers live", 5*time.Second, func() bool { return liveMembers(s, st) == 2 })
+	if n := st.Readers(); n != 1 {
+		t.Fatalf("%d stream readers for two viewers, want 1 (the fan-out's)", n)
+	}
 	waitFor(t, "the first frames", 5*time.Second, func() bool {
 		a, _, _ := viewers[0].received()
 		b, _, _ := viewers[1].received()
@@ -88,8 +91,8 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 	if n := s.Viewers(testKey); n != 1 {
 		t.Fatalf("Viewers after DELETE = %d, want 1", n)
 	}
-	if st.Readers() != 1 {
-		t.Fatalf("Readers after DELETE = %d, want 1", st.Readers())
+	if n := liveMembers(s, st); n != 1 {
+		t.Fatalf("viewers in the fan-out after DELETE = %d, want 1", n)
 	}
 	// A second DELETE finds nothing.
 	resp, err = http.DefaultClient.Do(req)

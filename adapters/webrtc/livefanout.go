@@ -1,0 +1,228 @@
+package webrtc
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/core/stream"
+)
+
+const (
+	// fanoutGOPMax bounds the units a fan-out keeps since the last
+	// keyframe for viewers that join (beyond it, joiners wait for the next
+	// keyframe, as with the stream's own GOP cache).
+	fanoutGOPMax = 4096
+	// fanoutPendingMax bounds the units kept for a viewer while it sends
+	// its start-up burst; beyond it the viewer resumes at the next
+	// keyframe.
+	fanoutPendingMax = 1024
+)
+
+// liveFanout sends a stream's live units to every WebRTC viewer of it on
+// this server, from one goroutine with one media.Reader, as audioFanout
+// does for the Opus companions: a reader and a goroutine per viewer cost
+// a channel send and a goroutine wake-up per viewer for each unit.
+// Sending never blocks on a viewer (UDP), so one viewer cannot hold up
+// the others; if the whole fan-out falls behind, its reader drops units
+// up to the next keyframe (and a keyframe is asked for), as a viewer's
+// own reader did.
+//
+// A viewer joins with the units since the last keyframe (the fan-out's
+// own GOP: exactly what it has delivered, so that nothing is missed or
+// sent twice) and sends them as its start-up burst in its own goroutine;
+// the units delivered meanwhile are kept for it (pending) and sent, in
+// order, when it goes live. The last viewer to leave stops the fan-out;
+// the server owns its goroutine (Server.wg).
+type liveFanout struct {
+	st    *media.Stream
+	key   stream.Key
+	r     *media.Reader
+	ended chan struct{} // closed when the stream ends (or the server closes)
+
+	mu       sync.Mutex // held while a unit is delivered
+	members  []*liveMember
+	next     int // the member served first for the next unit (rotates)
+	gop      []*media.Unit
+	gopValid bool
+	hasVideo bool
+}
+
+// liveMember is a viewer's state in a fan-out, guarded by liveFanout.mu.
+type liveMember struct {
+	pl       *player
+	live     bool          // units are sent as they come; else kept in pending
+	pending  []*media.Unit // delivered during the start-up burst
+	lost     bool          // pending overflowed: resume at a keyframe
+	anchored bool
+	anchor   time.Duration
+	waitKey  bool // skip units up to the next video keyframe
+}
+
+// joinVideo adds pl to the fan-out of st, starting it if needed, and
+// returns the units since the last keyframe for its start-up burst; it
+// fails if st has ended.
+func (s *Server) joinVideo(st *media.Stream, pl *player) (*liveFanout, *liveMember, []*media.Unit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed { // the caller's session holds a count of s.wg: Add is safe
+		return nil, nil, nil, errServerClosed
+	}
+	f := s.liveFanouts[st]
+	if f == nil {
+		r, err := st.Subscribe()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		f = &liveFanout{st: st, key: pl.key, r: r, ended: make(chan struct{})}
+		for _, t := range st.Tracks() {
+			if t.IsVideo() {
+				f.hasVideo = true
+			}
+		}
+		// The stream's cached GOP, queued for the new reader, is the
+		// first joiner's burst, not live units.
+		for range r.Queued() {
+			u, err := r.Next(s.ctx)
+			if err != nil {
+				r.Close()
+				return nil, nil, nil, err
+			}
+			f.keep(u)
+		}
+		s.liveFanouts[st] = f
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			f.run(s, s.ctx)
+		}()
+	}
+	m := &liveMember{pl: pl}
+	f.mu.Lock()
+	backlog := append([]*media.Unit(nil), f.gop...)
+	f.members = append(f.members, m)
+	f.mu.Unlock()
+	return f, m, backlog, nil
+}
+
+// leaveVideo removes m; the fan-out stops with its last member.
+func (s *Server) leaveVideo(f *liveFanout, m *liveMember) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f.mu.Lock()
+	for i, x := range f.members {
+		if x == m {
+			f.members = append(f.members[:i], f.members[i+1:]...)
+			break
+		}
+	}
+	empty := len(f.members) == 0
+	f.mu.Unlock()
+	if empty && s.liveFanouts[f.st] == f {
+		delete(s.liveFanouts, f.st)
+		f.r.Close() // run returns
+	}
+}
+
+// run delivers the stream's units until it ends, the reader is closed
+// (no members left) or ctx (the server's) is done.
+func (f *liveFanout) run(s *Server, ctx context.Context) {
+	defer f.r.Close()
+	defer func() {
+		s.mu.Lock()
+		if s.liveFanouts[f.st] == f {
+			delete(s.liveFanouts, f.st)
+		}
+		s.mu.Unlock()
+		close(f.ended)
+	}()
+	var dropped uint64
+	for {
+		u, err := f.r.Next(ctx)
+		if err != nil {
+			return
+		}
+		if d := f.r.Dropped(); d != dropped {
+			// The fan-out lost units and resumes at the next keyframe.
+			dropped = d
+			s.requestKeyframe(f.key)
+		}
+		f.mu.Lock()
+		f.keep(u)
+		n := len(f.members)
+		for i := range n {
+			f.members[(f.next+i)%n].take(u)
+		}
+		if n > 0 {
+			f.next = (f.next + 1) % n
+		}
+		f.mu.Unlock()
+	}
+}
+
+// keep adds u to the GOP kept for joiners. f.mu is held.
+func (f *liveFanout) keep(u *media.Unit) {
+	key := !f.hasVideo || (u.Key && f.st.Tracks()[u.Track].IsVideo())
+	if key && (f.hasVideo || !f.gopValid || len(f.gop) >= 64) {
+		clear(f.gop)
+		f.gop, f.gopValid = f.gop[:0], true
+	}
+	if !f.gopValid {
+		return
+	}
+	if len(f.gop) >= fanoutGOPMax {
+		clear(f.gop)
+		f.gop, f.gopValid = f.gop[:0], false
+		return
+	}
+	f.gop = append(f.gop, u)
+}
+
+// take sends u to the member, or keeps it while its burst is sent.
+// f.mu is held.
+func (m *liveMember) take(u *media.Unit) {
+	switch {
+	case m.live:
+		m.deliver(u)
+	case m.lost:
+	case len(m.pending) >= fanoutPendingMax:
+		m.pending, m.lost = nil, true
+	default:
+		m.pending = append(m.pending, u)
+	}
+}
+
+// deliver sends a live unit: from the first keyframe when there was no
+// backlog to anchor the timestamps on. f.mu is held.
+func (m *liveMember) deliver(u *media.Unit) {
+	pl := m.pl
+	if m.waitKey || !m.anchored {
+		if pl.videoIdx >= 0 && (u.Track != pl.videoIdx || !u.Key) {
+			return
+		}
+		m.waitKey = false
+		if !m.anchored {
+			m.anchor, m.anchored = u.PTS, true
+			pl.setAnchor(m.anchor)
+		}
+	}
+	pl.send(u, m.anchor)
+}
+
+// goLive sends what was kept for m during its burst and makes it live;
+// anchored says whether the burst set the anchor (to anchor).
+func (f *liveFanout) goLive(m *liveMember, anchor time.Duration, anchored bool) {
+	f.mu.Lock()
+	m.anchor, m.anchored = anchor, anchored
+	lost := m.lost
+	m.waitKey = lost
+	for _, u := range m.pending {
+		m.deliver(u)
+	}
+	m.pending, m.lost, m.live = nil, false, true
+	f.mu.Unlock()
+	if lost {
+		m.pl.srv.requestKeyframe(m.pl.key) // takes the server's lock: not under f.mu
+	}
+}

@@ -1,0 +1,129 @@
+package webrtc
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/ports"
+	pion "github.com/pion/webrtc/v4"
+)
+
+// TestLiveFanoutJoins: viewers join a stream while it runs, each while
+// the others are being sent to; each gets its start-up burst (the frames
+// since the keyframe, one tick apart) and then every later frame once,
+// 1/30 s apart: nothing lost or sent twice at the hand-over from the
+// burst to the shared fan-out, and all of them from one stream reader.
+func TestLiveFanoutJoins(t *testing.T) {
+	fx := loadH264Fixture(t, 3)
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
+	defer st.Close()
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	// Each viewer takes 50 ms between its burst and going live: about
+	// ten frames come meanwhile, kept for it.
+	s, hs := newTestServer(t, Config{beforeLive: func() { time.Sleep(50 * time.Millisecond) }}, fakeIngest{publish: noPublish}, play)
+
+	written := 0
+	feed := func(until int) {
+		for ; written < until; written++ {
+			st.Write(fx.unit(written))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	feed(10)
+	join := func() *viewerClient {
+		v := newViewerClient(t)
+		resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, v.pc))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST = %d %s", resp.StatusCode, answer)
+		}
+		if err := v.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// The first viewer comes with 10 frames cached, the others while the
+	// stream is written (the feed goes on in the background).
+	viewers := []*viewerClient{join()}
+	waitConnected(t, viewers[0].pc)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		feed(len(fx.aus))
+	}()
+	for range 2 {
+		time.Sleep(60 * time.Millisecond)
+		v := join()
+		waitConnected(t, v.pc)
+		viewers = append(viewers, v)
+	}
+	<-done
+	if n := st.Readers(); n != 1 {
+		t.Fatalf("%d stream readers for %d viewers, want 1", n, len(viewers))
+	}
+	for i, v := range viewers {
+		// Wait until the frames stop coming.
+		last := -1
+		waitFor(t, "the frames to settle", 10*time.Second, func() bool {
+			time.Sleep(200 * time.Millisecond)
+			_, stamps, _ := v.received()
+			settled := len(stamps) == last && last > 0
+			last = len(stamps)
+			return settled
+		})
+		_, stamps, _ := v.received()
+		b := burstLen(stamps)
+		for j := b; j < len(stamps); j++ {
+			if d := stamps[j] - stamps[j-1]; d < 2999 || d > 3001 { // 1/30 s, rounded
+				t.Fatalf("viewer %d: frame %d is %d ticks after the previous one, want 3000 (1/30 s): a frame lost or sent twice at the hand-over (burst of %d)", i, j, d, b)
+			}
+		}
+		start := burstStart(b, len(fx.aus), len(stamps))
+		if start%30 != 0 {
+			t.Fatalf("viewer %d starts at frame %d, not a keyframe", i, start)
+		}
+		t.Logf("viewer %d: started at frame %d, a burst of %d, %d frames", i, start, b, len(stamps))
+	}
+	if n := liveMembers(s, st); n != len(viewers) {
+		t.Fatalf("%d viewers live in the fan-out, want %d", n, len(viewers))
+	}
+}
+
+// burstLen is the number of frames of the start-up burst: the first
+// frame and those one tick after their predecessor.
+func burstLen(stamps []uint32) int {
+	n := 1
+	for n < len(stamps) && stamps[n]-stamps[n-1] == 1 {
+		n++
+	}
+	return n
+}
+
+// burstStart is the index of the first frame received, knowing that the
+// viewer got every frame to the last but one of total (the sample
+// builder keeps the last).
+func burstStart(_, total, got int) int { return total - 1 - got }
+
+// TestLiveMemberPendingOverflow: a viewer whose burst takes so long that
+// more than fanoutPendingMax units come meanwhile drops them and resumes
+// at a keyframe.
+func TestLiveMemberPendingOverflow(t *testing.T) {
+	m := &liveMember{}
+	u := &media.Unit{}
+	for range fanoutPendingMax {
+		m.take(u)
+	}
+	if len(m.pending) != fanoutPendingMax || m.lost {
+		t.Fatalf("%d pending, lost %v", len(m.pending), m.lost)
+	}
+	m.take(u)
+	if m.pending != nil || !m.lost {
+		t.Fatalf("after overflow: %d pending, lost %v", len(m.pending), m.lost)
+	}
+	m.take(u)
+	if m.pending != nil {
+		t.Fatal("units kept after the overflow")
+	}
+}
