@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -18,6 +19,12 @@ const (
 	// its start-up burst; beyond it the viewer resumes at the next
 	// keyframe.
 	fanoutPendingMax = 1024
+	// fanoutYieldEvery: the fan-out yields the processor after sending a
+	// unit to this many viewers. With one processor (the governor's
+	// choice under a core of load), the batching socket's sender goroutine
+	// otherwise only runs once a frame has been queued for every viewer,
+	// so every viewer waited for the last one's encryption.
+	fanoutYieldEvery = 16
 )
 
 // liveFanout sends a stream's live units to every WebRTC viewer of it on
@@ -153,6 +160,10 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 		n := len(f.members)
 		for i := range n {
 			f.members[(f.next+i)%n].take(u)
+			if (i+1)%fanoutYieldEvery == 0 && i+1 < n {
+				// Let the socket's sender goroutine send what is queued.
+				runtime.Gosched()
+			}
 		}
 		if n > 0 {
 			f.next = (f.next + 1) % n
