@@ -116,6 +116,9 @@ type Config struct {
 	// beforeLive, if set, is called by each viewer between its start-up
 	// burst and going live in the fan-out (tests: units pile up meanwhile).
 	beforeLive func()
+	// fanoutChunk overrides fanoutChunk (tests: several goroutines serve
+	// a few viewers).
+	fanoutChunk int
 }
 
 func (c Config) withDefaults() Config {

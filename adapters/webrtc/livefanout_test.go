@@ -17,13 +17,21 @@ import (
 // 1/30 s apart: nothing lost or sent twice at the hand-over from the
 // burst to the shared fan-out, and all of them from one stream reader.
 func TestLiveFanoutJoins(t *testing.T) {
+	for name, chunk := range map[string]int{"one goroutine": 0, "a goroutine per viewer": 1} {
+		t.Run(name, func(t *testing.T) { testLiveFanoutJoins(t, chunk) })
+	}
+}
+
+// testLiveFanoutJoins runs TestLiveFanoutJoins with chunk viewers served
+// per goroutine (0: the default).
+func testLiveFanoutJoins(t *testing.T, chunk int) {
 	fx := loadH264Fixture(t, 3)
 	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
 	defer st.Close()
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
 	// Each viewer takes 50 ms between its burst and going live: about
 	// ten frames come meanwhile, kept for it.
-	s, hs := newTestServer(t, Config{beforeLive: func() { time.Sleep(50 * time.Millisecond) }}, fakeIngest{publish: noPublish}, play)
+	s, hs := newTestServer(t, Config{beforeLive: func() { time.Sleep(50 * time.Millisecond) }, fanoutChunk: chunk}, fakeIngest{publish: noPublish}, play)
 
 	written := 0
 	feed := func(until int) {

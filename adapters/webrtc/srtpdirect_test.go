@@ -21,6 +21,8 @@ import (
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	pion "github.com/pion/webrtc/v4"
 )
 
@@ -326,5 +328,45 @@ func TestDirectPathNACK(t *testing.T) {
 				return true
 			})
 		})
+	}
+}
+
+// TestDirectWriteAllocs guards the direct path's cost: encrypting and
+// queueing a packet allocates nothing (the viewer's buffers and the
+// socket's queue chunks are reused).
+func TestDirectWriteAllocs(t *testing.T) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	b := newBatchConn(c, true)
+	defer b.Close()
+	ctx, err := srtp.CreateContext(make([]byte, 16), make([]byte, 12), srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDirectOut([]*batchConn{b})
+	d.ctx, d.conn, d.addr = ctx, b, sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	h := rtp.Header{Version: 2, PayloadType: 102, SSRC: 7}
+	payload := make([]byte, 1100)
+	write := func() {
+		h.SequenceNumber++
+		if _, err := d.write(&h, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 { // warm the buffers up
+		write()
+	}
+	if n := testing.AllocsPerRun(1000, write); n != 0 {
+		t.Fatalf("%v allocations per packet", n)
+	}
+	if d.sent.Load() < 1100 {
+		t.Fatalf("%d packets sent direct", d.sent.Load())
 	}
 }
