@@ -20,13 +20,7 @@ import (
 func TestAudioFanout(t *testing.T) {
 	fx := loadH264Fixture(t, 3)
 	opus := loadOpusPackets(t, "3")
-	src := media.NewStream([]media.Track{
-		{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps, Width: 320, Height: 240},
-		{Codec: media.AAC, ClockRate: 48000, SampleRate: 48000, Channels: 2},
-	}, media.StreamConfig{})
-	companion := media.NewStream([]media.Track{{Codec: media.Opus, ClockRate: 48000, SampleRate: 48000, Channels: 2}}, media.StreamConfig{})
-	t.Cleanup(src.Close)
-	t.Cleanup(companion.Close)
+	src, companion := companionStreams(t, fx)
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return src, nil }}
 	s, hs := newTestServer(t, Config{AudioTimeout: time.Second, Audio: serveCompanion(companion)}, fakeIngest{publish: noPublish}, play)
 

@@ -146,13 +146,7 @@ func TestOpusCompanion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			src := media.NewStream([]media.Track{
-				{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps, Width: 320, Height: 240},
-				{Codec: media.AAC, ClockRate: 48000, SampleRate: 48000, Channels: 2},
-			}, media.StreamConfig{})
-			companion := media.NewStream([]media.Track{{Codec: media.Opus, ClockRate: 48000, SampleRate: 48000, Channels: 2}}, media.StreamConfig{})
-			t.Cleanup(src.Close)
-			t.Cleanup(companion.Close)
+			src, companion := companionStreams(t, fx)
 			cfg := Config{AudioTimeout: 300 * time.Millisecond}
 			var fa *fakeAudio
 			if tc.audio != nil {

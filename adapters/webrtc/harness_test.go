@@ -161,12 +161,17 @@ func clientAPI(t *testing.T) *pion.API {
 	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
 		t.Fatal(err)
 	}
+	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(clientSettings()))
+}
+
+// clientSettings are a test client's: IPv4 loopback only, no mDNS.
+func clientSettings() pion.SettingEngine {
 	se := pion.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(loopbackOnly)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+	return se
 }
 
 func newClientPC(t *testing.T) *pion.PeerConnection {
@@ -378,4 +383,44 @@ func liveMembers(s *Server, st *media.Stream) int {
 		}
 	}
 	return n
+}
+
+// h264Stream is a video-only stream of fx with all its frames written
+// (the cached GOP a viewer starts with), closed when the test ends.
+func h264Stream(t *testing.T, fx h264Fixture) *media.Stream {
+	t.Helper()
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
+	t.Cleanup(st.Close)
+	for i := range fx.aus {
+		st.Write(fx.unit(i))
+	}
+	return st
+}
+
+// companionStreams are a stream of H.264 and AAC and an Opus stream to
+// serve as its companion, closed when the test ends.
+func companionStreams(t *testing.T, fx h264Fixture) (src, companion *media.Stream) {
+	t.Helper()
+	src = media.NewStream([]media.Track{
+		{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps, Width: 320, Height: 240},
+		{Codec: media.AAC, ClockRate: 48000, SampleRate: 48000, Channels: 2},
+	}, media.StreamConfig{})
+	companion = media.NewStream([]media.Track{{Codec: media.Opus, ClockRate: 48000, SampleRate: 48000, Channels: 2}}, media.StreamConfig{})
+	t.Cleanup(src.Close)
+	t.Cleanup(companion.Close)
+	return src, companion
+}
+
+// playWHEP posts pc's gathered offer to url, requires 201 Created and
+// applies the answer; it returns the response.
+func playWHEP(t *testing.T, url string, pc *pion.PeerConnection) *http.Response {
+	t.Helper()
+	resp, answer := postSDP(t, url, gatheredOffer(t, pc))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST = %d %s", resp.StatusCode, answer)
+	}
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

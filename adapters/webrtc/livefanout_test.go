@@ -2,13 +2,11 @@ package webrtc
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/ports"
-	pion "github.com/pion/webrtc/v4"
 )
 
 // TestLiveFanoutJoins: viewers join a stream while it runs, each while
@@ -43,13 +41,7 @@ func testLiveFanoutJoins(t *testing.T, chunk int) {
 	feed(10)
 	join := func() *viewerClient {
 		v := newViewerClient(t)
-		resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, v.pc))
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("POST = %d %s", resp.StatusCode, answer)
-		}
-		if err := v.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
-			t.Fatal(err)
-		}
+		playWHEP(t, hs.URL+"/LiveApp/whep/cam1", v.pc)
 		return v
 	}
 	// The first viewer comes with 10 frames cached, the others while the

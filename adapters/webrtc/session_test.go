@@ -28,12 +28,7 @@ func freeUDPPort(t *testing.T) int {
 // DELETE ends one viewer, the end of the stream the other, and the viewer
 // count follows.
 func TestDeleteAndStreamEndEndViewers(t *testing.T) {
-	fx := loadH264Fixture(t, 1)
-	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
-	defer st.Close()
-	for i := range fx.aus {
-		st.Write(fx.unit(i))
-	}
+	st := h264Stream(t, loadH264Fixture(t, 1))
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
 	port := freeUDPPort(t)
 	s, hs := newTestServer(t, Config{UDPMuxPort: port}, fakeIngest{publish: noPublish}, play)

@@ -2,7 +2,6 @@ package webrtc
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -87,13 +86,7 @@ func TestWHEPSenderReports(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, pc))
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST = %d %s", resp.StatusCode, answer)
-	}
-	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", pc)
 	waitConnected(t, pc)
 	waitFor(t, "the viewer's reader", 5*time.Second, func() bool { return st.Readers() == 1 })
 	start := time.Now()

@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	"github.com/colony-live/colony/ports"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -234,12 +232,7 @@ func TestDirectRoute(t *testing.T) {
 func TestDirectPathNACK(t *testing.T) {
 	for name, noDirect := range map[string]bool{"direct": false, "through pion": true} {
 		t.Run(name, func(t *testing.T) {
-			fx := loadH264Fixture(t, 1)
-			st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
-			defer st.Close()
-			for i := range fx.aus {
-				st.Write(fx.unit(i))
-			}
+			st := h264Stream(t, loadH264Fixture(t, 1))
 			play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
 			cfg := Config{UDPMuxPort: freeUDPPort(t)}
 			cfg.noDirect = noDirect
@@ -249,11 +242,7 @@ func TestDirectPathNACK(t *testing.T) {
 			if err := me.RegisterDefaultCodecs(); err != nil {
 				t.Fatal(err)
 			}
-			se := pion.SettingEngine{}
-			se.SetIncludeLoopbackCandidate(true)
-			se.SetIPFilter(loopbackOnly)
-			se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-			se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+			se := clientSettings()
 			se.DisableSRTPReplayProtection(true)
 			pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
 			if err != nil {
@@ -280,13 +269,7 @@ func TestDirectPathNACK(t *testing.T) {
 					mu.Unlock()
 				}
 			})
-			resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", gatheredOffer(t, pc))
-			if resp.StatusCode != http.StatusCreated {
-				t.Fatalf("POST = %d %s", resp.StatusCode, answer)
-			}
-			if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
-				t.Fatal(err)
-			}
+			playWHEP(t, hs.URL+"/LiveApp/whep/cam1", pc)
 			waitConnected(t, pc)
 			// The cached GOP's packets arrive, decrypted.
 			waitFor(t, "the GOP's packets", 5*time.Second, func() bool {
