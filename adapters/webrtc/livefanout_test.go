@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -64,14 +65,11 @@ func testLiveFanoutJoins(t *testing.T, chunk int) {
 		t.Fatalf("%d stream readers for %d viewers, want 1", n, len(viewers))
 	}
 	for i, v := range viewers {
-		// Wait until the frames stop coming.
-		last := -1
-		waitFor(t, "the frames to settle", 10*time.Second, func() bool {
-			time.Sleep(200 * time.Millisecond)
-			_, stamps, _ := v.received()
-			settled := len(stamps) == last && last > 0
-			last = len(stamps)
-			return settled
+		// Wait for the last frame but one (the sample builder keeps the
+		// last).
+		waitFor(t, "the last frames", 10*time.Second, func() bool {
+			samples, _, _ := v.received()
+			return len(samples) > 0 && isFrame(samples[len(samples)-1], fx.aus[len(fx.aus)-2])
 		})
 		_, stamps, _ := v.received()
 		b := burstLen(stamps)
@@ -80,9 +78,10 @@ func testLiveFanoutJoins(t *testing.T, chunk int) {
 				t.Fatalf("viewer %d: frame %d is %d ticks after the previous one, want 3000 (1/30 s): a frame lost or sent twice at the hand-over (burst of %d)", i, j, d, b)
 			}
 		}
-		start := burstStart(b, len(fx.aus), len(stamps))
-		if start%30 != 0 {
-			t.Fatalf("viewer %d starts at frame %d, not a keyframe", i, start)
+		samples, _, _ := v.received()
+		start := len(fx.aus) - 1 - len(samples)
+		if start%30 != 0 || !isFrame(samples[0], fx.aus[start]) {
+			t.Fatalf("viewer %d does not start at keyframe %d", i, start)
 		}
 		t.Logf("viewer %d: started at frame %d, a burst of %d, %d frames", i, start, b, len(stamps))
 	}
@@ -101,10 +100,11 @@ func burstLen(stamps []uint32) int {
 	return n
 }
 
-// burstStart is the index of the first frame received, knowing that the
-// viewer got every frame to the last but one of total (the sample
-// builder keeps the last).
-func burstStart(_, total, got int) int { return total - 1 - got }
+// isFrame reports whether a received sample (Annex-B) is the access unit
+// au: it ends with au's last NAL unit.
+func isFrame(sample []byte, au [][]byte) bool {
+	return len(au) > 0 && bytes.HasSuffix(sample, au[len(au)-1])
+}
 
 // TestLiveMemberPendingOverflow: a viewer whose burst takes so long that
 // more than fanoutPendingMax units come meanwhile drops them and resumes
