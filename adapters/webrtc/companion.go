@@ -37,7 +37,7 @@ func (pl *player) companion(ctx context.Context) *media.Stream {
 }
 
 // startCompanion starts the goroutine that joins the viewer to the
-// fan-out of the Opus companion (audiofanout.go), if any, once the video
+// fan-out of the Opus companion (livefanout.go), if any, once the video
 // anchor is set, and leaves it when the session ends.
 func (pl *player) startCompanion() {
 	if pl.opus == nil && !pl.lazyOpus {
@@ -55,13 +55,17 @@ func (pl *player) startCompanion() {
 		case <-pl.ctx.Done():
 			return
 		}
-		f, err := pl.srv.joinAudio(s, pl)
+		f, m, err := pl.srv.joinCompanion(s, pl)
 		if err != nil {
 			pl.log.Info("the Opus companion ended: playing the video only", "err", err)
 			return
 		}
-		<-pl.ctx.Done()
-		pl.srv.leaveAudio(f, pl)
+		select {
+		case <-pl.ctx.Done():
+		case <-f.ended:
+			pl.log.Debug("the Opus companion ended")
+		}
+		pl.srv.leave(f, m)
 	})
 }
 

@@ -369,7 +369,7 @@ func decodeFrames(t *testing.T, data []byte) int {
 // start-up burst sent).
 func liveMembers(s *Server, st *media.Stream) int {
 	s.mu.Lock()
-	f := s.liveFanouts[st]
+	f := s.fanouts[st]
 	s.mu.Unlock()
 	if f == nil {
 		return 0

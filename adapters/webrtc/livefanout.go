@@ -37,9 +37,10 @@ const (
 )
 
 // liveFanout sends a stream's live units to every WebRTC viewer of it on
-// this server, from one goroutine with one media.Reader, as audioFanout
-// does for the Opus companions: a reader and a goroutine per viewer cost
-// a channel send and a goroutine wake-up per viewer for each unit.
+// this server, from one goroutine with one media.Reader: a reader and a
+// goroutine per viewer cost a channel send and a goroutine wake-up per
+// viewer for each unit. The streams are the ones viewers play, and the
+// Opus companions of their AAC audio (joinCompanion).
 // Sending never blocks on a viewer (UDP), so one viewer cannot hold up
 // the others; if the whole fan-out falls behind, its reader drops units
 // up to the next keyframe (and a keyframe is asked for), as a viewer's
@@ -69,30 +70,48 @@ type liveFanout struct {
 // liveMember is a viewer's state in a fan-out, guarded by liveFanout.mu.
 type liveMember struct {
 	pl       *player
-	live     bool          // units are sent as they come; else kept in pending
-	pending  []*media.Unit // delivered during the start-up burst
-	lost     bool          // pending overflowed: resume at a keyframe
+	send     func(u *media.Unit, anchor time.Duration) // pl.send, or pl.sendCompanion
+	live     bool                                      // units are sent as they come; else kept in pending
+	pending  []*media.Unit                             // delivered during the start-up burst
+	lost     bool                                      // pending overflowed: resume at a keyframe
 	anchored bool
 	anchor   time.Duration
 	waitKey  bool // skip units up to the next video keyframe
 }
 
-// joinVideo adds pl to the fan-out of st, starting it if needed, and
-// returns the units since the last keyframe for its start-up burst; it
-// fails if st has ended.
+// joinVideo adds pl to the fan-out of st, the stream it plays, and
+// returns the units since the last keyframe for its start-up burst (the
+// member goes live with goLive); it fails if st has ended.
 func (s *Server) joinVideo(st *media.Stream, pl *player) (*liveFanout, *liveMember, []*media.Unit, error) {
+	m := &liveMember{pl: pl, send: pl.send}
+	f, backlog, err := s.join(st, m)
+	return f, m, backlog, err
+}
+
+// joinCompanion adds pl, whose anchor is set, to the fan-out of st, the
+// Opus companion of its stream's AAC audio: live at once, from the next
+// frame (the earlier ones are older than its first picture).
+func (s *Server) joinCompanion(st *media.Stream, pl *player) (*liveFanout, *liveMember, error) {
+	m := &liveMember{pl: pl, send: pl.sendCompanion, live: true, anchored: true, anchor: pl.anchor}
+	f, _, err := s.join(st, m)
+	return f, m, err
+}
+
+// join adds m to the fan-out of st, starting it if needed, and returns
+// the fan-out's GOP.
+func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Unit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed { // the caller's session holds a count of s.wg: Add is safe
-		return nil, nil, nil, errServerClosed
+		return nil, nil, errServerClosed
 	}
-	f := s.liveFanouts[st]
+	f := s.fanouts[st]
 	if f == nil {
 		r, err := st.Subscribe()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
-		f = &liveFanout{st: st, key: pl.key, chunk: fanoutChunk, r: r, ended: make(chan struct{})}
+		f = &liveFanout{st: st, key: m.pl.key, chunk: fanoutChunk, r: r, ended: make(chan struct{})}
 		if s.cfg.fanoutChunk > 0 {
 			f.chunk = s.cfg.fanoutChunk
 		}
@@ -107,27 +126,26 @@ func (s *Server) joinVideo(st *media.Stream, pl *player) (*liveFanout, *liveMemb
 			u, err := r.Next(s.ctx)
 			if err != nil {
 				r.Close()
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
 			f.keep(u)
 		}
-		s.liveFanouts[st] = f
+		s.fanouts[st] = f
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			f.run(s, s.ctx)
 		}()
 	}
-	m := &liveMember{pl: pl}
 	f.mu.Lock()
 	backlog := append([]*media.Unit(nil), f.gop...)
 	f.members = append(f.members, m)
 	f.mu.Unlock()
-	return f, m, backlog, nil
+	return f, backlog, nil
 }
 
-// leaveVideo removes m; the fan-out stops with its last member.
-func (s *Server) leaveVideo(f *liveFanout, m *liveMember) {
+// leave removes m; the fan-out stops with its last member.
+func (s *Server) leave(f *liveFanout, m *liveMember) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f.mu.Lock()
@@ -139,8 +157,8 @@ func (s *Server) leaveVideo(f *liveFanout, m *liveMember) {
 	}
 	empty := len(f.members) == 0
 	f.mu.Unlock()
-	if empty && s.liveFanouts[f.st] == f {
-		delete(s.liveFanouts, f.st)
+	if empty && s.fanouts[f.st] == f {
+		delete(s.fanouts, f.st)
 		f.r.Close() // run returns
 	}
 }
@@ -151,8 +169,8 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 	defer f.r.Close()
 	defer func() {
 		s.mu.Lock()
-		if s.liveFanouts[f.st] == f {
-			delete(s.liveFanouts, f.st)
+		if s.fanouts[f.st] == f {
+			delete(s.fanouts, f.st)
 		}
 		s.mu.Unlock()
 		close(f.ended)
@@ -166,7 +184,9 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 		if d := f.r.Dropped(); d != dropped {
 			// The fan-out lost units and resumes at the next keyframe.
 			dropped = d
-			s.requestKeyframe(f.key)
+			if f.hasVideo {
+				s.requestKeyframe(f.key)
+			}
 		}
 		f.mu.Lock()
 		f.keep(u)
@@ -253,7 +273,7 @@ func (m *liveMember) deliver(u *media.Unit) {
 			pl.setAnchor(m.anchor)
 		}
 	}
-	pl.send(u, m.anchor)
+	m.send(u, m.anchor)
 }
 
 // goLive sends what was kept for m during its burst and makes it live;
@@ -271,4 +291,22 @@ func (f *liveFanout) goLive(m *liveMember, anchor time.Duration, anchored bool) 
 	if lost {
 		m.pl.srv.requestKeyframe(m.pl.key) // takes the server's lock: not under f.mu
 	}
+}
+
+// sendCompanion sends a frame of the Opus companion. Its timestamp is the
+// source's, so it is measured from the video's anchor, as the source's own
+// audio would be: lip sync as in the source. Frames older than the anchor
+// (the first picture) are skipped. An Opus frame is one RTP payload, the
+// same bytes for every viewer.
+func (pl *player) sendCompanion(u *media.Unit, anchor time.Duration) {
+	if u.Track != 0 || u.PTS < anchor {
+		return
+	}
+	if d := u.PTS - anchor; !pl.skewLogged && d >= skewAfter {
+		// The video of PTS p leaves about anchorWall + (p - anchor).
+		pl.skewLogged = true
+		pl.log.Debug("Opus companion audio lag behind the video", "lag", (time.Since(pl.anchorWall) - d).Round(time.Millisecond))
+	}
+	pl.opusPayload[0] = u.Data
+	pl.check(pl.audio.out.writePayloads(pl.opusPayload[:], pl.audio.base+rtpTicks(u.PTS-anchor, pl.audio.clock)))
 }

@@ -42,7 +42,10 @@ type player struct {
 	videoIdx, audioIdx int
 	video, audio       *outTrack
 	direct             *directOut // the direct send path, or nil (srtpdirect.go)
-	writeErrs          atomic.Int64
+	// Used by the companion's fan-out only (sendCompanion).
+	opusPayload [1][]byte
+	skewLogged  bool
+	writeErrs   atomic.Int64
 
 	// Video source switching (adaptive bitrate): base is the video of st;
 	// vs says which source is sent. query is the viewer's play query
@@ -272,7 +275,7 @@ func (pl *player) run() {
 		pl.close(nil)
 		return
 	}
-	defer pl.srv.leaveVideo(f, m)
+	defer pl.srv.leave(f, m)
 	pl.startCompanion()
 	if pl.video != nil && pl.srv.cfg.Renditions != nil {
 		pl.goTracked(pl.runABR)

@@ -41,10 +41,9 @@ type Server struct {
 	publishers map[stream.Key]*publisher
 	// frameCaches share the packetization of video frames among viewers.
 	frameCaches map[frameKey]*frameCache
-	// audioFanouts send each Opus companion to its viewers (audiofanout.go).
-	audioFanouts map[*media.Stream]*audioFanout
-	// liveFanouts send each stream to its viewers (livefanout.go).
-	liveFanouts map[*media.Stream]*liveFanout
+	// fanouts send each stream, and each Opus companion, to its viewers
+	// (livefanout.go).
+	fanouts map[*media.Stream]*liveFanout
 
 	cpu      atomic.Uint64 // the process's last CPU use (fraction of the cores, float64 bits)
 	lagGuard lagGuard      // send-lag admission and shedding (Config.LagLimit), guarded by mu
@@ -76,8 +75,7 @@ func New(cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, error) 
 		cfg: cfg, log: cfg.Logger.With("proto", "webrtc"), ingest: ingest, play: play, api: api, udp: udp,
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*peer{}, viewers: map[stream.Key]int{}, publishers: map[stream.Key]*publisher{},
-		frameCaches: map[frameKey]*frameCache{}, audioFanouts: map[*media.Stream]*audioFanout{},
-		liveFanouts: map[*media.Stream]*liveFanout{},
+		frameCaches: map[frameKey]*frameCache{}, fanouts: map[*media.Stream]*liveFanout{},
 	}
 	if cfg.CPULimit >= 0 {
 		s.every(cpuSampleEvery, s.cpuSampler())

@@ -14,7 +14,8 @@ import (
 )
 
 // TestAudioFanout: the viewers of a stream share one reader of its Opus
-// companion; each gets every frame in order from when it joined; one
+// companion (a fan-out, as for the stream itself); each gets every frame
+// in order from when it joined; one
 // leaving does not stop the others' audio, and the last one leaving
 // releases the reader (so the companion can stop when idle).
 func TestAudioFanout(t *testing.T) {
@@ -55,7 +56,7 @@ func TestAudioFanout(t *testing.T) {
 	waitFor(t, "the fan-out's members", 5*time.Second, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		f := s.audioFanouts[companion]
+		f := s.fanouts[companion]
 		if f == nil {
 			return false
 		}
@@ -111,10 +112,9 @@ func TestAudioFanout(t *testing.T) {
 	_ = viewers[1].pl.Close()
 	_ = viewers[2].pl.Close()
 	waitFor(t, "the companion reader's release", 5*time.Second, func() bool { return companion.Readers() == 0 })
-	s.mu.Lock()
-	n := len(s.audioFanouts)
-	s.mu.Unlock()
-	if n != 0 {
-		t.Fatalf("%d fan-outs left", n)
-	}
+	waitFor(t, "the fan-outs to stop", 5*time.Second, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.fanouts) == 0
+	})
 }
