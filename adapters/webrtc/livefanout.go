@@ -11,10 +11,6 @@ import (
 )
 
 const (
-	// fanoutGOPMax bounds the units a fan-out keeps since the last
-	// keyframe for viewers that join (beyond it, joiners wait for the next
-	// keyframe, as with the stream's own GOP cache).
-	fanoutGOPMax = 4096
 	// fanoutPendingMax bounds the units kept for a viewer while it sends
 	// its start-up burst; beyond it the viewer resumes at the next
 	// keyframe.
@@ -61,9 +57,8 @@ type liveFanout struct {
 
 	mu       sync.Mutex // held while a unit is delivered
 	members  []*liveMember
-	next     int // the member served first for the next unit (rotates)
-	gop      []*media.Unit
-	gopValid bool
+	next     int        // the member served first for the next unit (rotates)
+	gop      *media.GOP // what it has delivered since the last keyframe, for joiners
 	hasVideo bool
 }
 
@@ -111,7 +106,7 @@ func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Un
 		if err != nil {
 			return nil, nil, err
 		}
-		f = &liveFanout{st: st, key: m.pl.key, chunk: fanoutChunk, r: r, ended: make(chan struct{})}
+		f = &liveFanout{st: st, key: m.pl.key, chunk: fanoutChunk, r: r, ended: make(chan struct{}), gop: st.NewGOP()}
 		if s.cfg.fanoutChunk > 0 {
 			f.chunk = s.cfg.fanoutChunk
 		}
@@ -128,7 +123,7 @@ func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Un
 				r.Close()
 				return nil, nil, err
 			}
-			f.keep(u)
+			f.gop.Add(u)
 		}
 		s.fanouts[st] = f
 		s.wg.Add(1)
@@ -138,7 +133,7 @@ func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Un
 		}()
 	}
 	f.mu.Lock()
-	backlog := append([]*media.Unit(nil), f.gop...)
+	backlog := append([]*media.Unit(nil), f.gop.Units()...)
 	f.members = append(f.members, m)
 	f.mu.Unlock()
 	return f, backlog, nil
@@ -189,7 +184,7 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 			}
 		}
 		f.mu.Lock()
-		f.keep(u)
+		f.gop.Add(u)
 		f.deliver(u)
 		f.mu.Unlock()
 	}
@@ -225,24 +220,6 @@ func (f *liveFanout) deliver(u *media.Unit) {
 	}
 	serve(0, f.chunk)
 	wg.Wait()
-}
-
-// keep adds u to the GOP kept for joiners. f.mu is held.
-func (f *liveFanout) keep(u *media.Unit) {
-	key := !f.hasVideo || (u.Key && f.st.Tracks()[u.Track].IsVideo())
-	if key && (f.hasVideo || !f.gopValid || len(f.gop) >= 64) {
-		clear(f.gop)
-		f.gop, f.gopValid = f.gop[:0], true
-	}
-	if !f.gopValid {
-		return
-	}
-	if len(f.gop) >= fanoutGOPMax {
-		clear(f.gop)
-		f.gop, f.gopValid = f.gop[:0], false
-		return
-	}
-	f.gop = append(f.gop, u)
 }
 
 // take sends u to the member, or keeps it while its burst is sent.

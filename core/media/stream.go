@@ -45,17 +45,14 @@ func (c StreamConfig) withDefaults() StreamConfig {
 // New readers start at the last keyframe (the GOP cache), so their first
 // frame is immediate.
 type Stream struct {
-	cfg      StreamConfig
-	tracks   []Track
-	hasVideo bool
+	cfg    StreamConfig
+	tracks []Track
 
-	mu       sync.Mutex
-	readers  []*Reader
-	gop      []*Unit
-	gopBytes int
-	gopValid bool // gop starts at a keyframe and is within bounds
-	closed   bool
-	done     chan struct{}
+	mu      sync.Mutex
+	readers []*Reader
+	gop     GOP
+	closed  bool
+	done    chan struct{}
 
 	unitsIn atomic.Uint64
 	bytesIn atomic.Uint64
@@ -65,11 +62,7 @@ type Stream struct {
 // NewStream returns a stream carrying tracks.
 func NewStream(tracks []Track, cfg StreamConfig) *Stream {
 	s := &Stream{cfg: cfg.withDefaults(), tracks: append([]Track(nil), tracks...), done: make(chan struct{})}
-	for _, t := range tracks {
-		if t.IsVideo() {
-			s.hasVideo = true
-		}
-	}
+	s.gop = newGOP(s.tracks, s.cfg)
 	return s
 }
 
@@ -79,21 +72,13 @@ func (s *Stream) Tracks() []Track { return s.tracks }
 // Done is closed when the stream ends.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
-// isKey reports whether a reader may start (or resume) at u.
-func (s *Stream) isKey(u *Unit) bool {
-	if !s.hasVideo {
-		return true
-	}
-	return u.Key && s.tracks[u.Track].IsVideo()
-}
-
 // Write hands u to every reader. It never blocks. u must not be modified
 // afterwards. Units for unknown tracks are ignored.
 func (s *Stream) Write(u *Unit) {
 	if u.Track < 0 || u.Track >= len(s.tracks) {
 		return
 	}
-	key := s.isKey(u)
+	key := s.gop.IsKey(u)
 	s.unitsIn.Add(1)
 	s.bytesIn.Add(uint64(len(u.Data)))
 
@@ -102,30 +87,10 @@ func (s *Stream) Write(u *Unit) {
 	if s.closed {
 		return
 	}
-	s.cache(u, key)
+	s.gop.add(u, key)
 	for _, r := range s.readers {
 		r.offer(u, key)
 	}
-}
-
-// cache keeps the units since the last keyframe, within bounds. Called with mu held.
-func (s *Stream) cache(u *Unit, key bool) {
-	if key && (s.hasVideo || !s.gopValid || len(s.gop) >= s.cfg.QueueSize/2) {
-		// Audio-only streams restart the cache every half queue so that a
-		// new reader gets a short recent backlog.
-		clear(s.gop)
-		s.gop, s.gopBytes, s.gopValid = s.gop[:0], 0, true
-	}
-	if !s.gopValid {
-		return
-	}
-	if len(s.gop) >= s.cfg.MaxGOPUnits || s.gopBytes+len(u.Data) > s.cfg.MaxGOPBytes {
-		clear(s.gop)
-		s.gop, s.gopBytes, s.gopValid = s.gop[:0], 0, false
-		return
-	}
-	s.gop = append(s.gop, u)
-	s.gopBytes += len(u.Data)
 }
 
 // Subscribe adds a reader. Its queue starts with the cached GOP, so the
@@ -137,9 +102,10 @@ func (s *Stream) Subscribe() (*Reader, error) {
 	if s.closed {
 		return nil, ErrStreamClosed
 	}
-	r := &Reader{s: s, ch: make(chan *Unit, s.cfg.QueueSize+len(s.gop))}
-	if s.gopValid && len(s.gop) > 0 {
-		for _, u := range s.gop {
+	cached := s.gop.Units()
+	r := &Reader{s: s, ch: make(chan *Unit, s.cfg.QueueSize+len(cached))}
+	if len(cached) > 0 {
+		for _, u := range cached {
 			r.ch <- u
 		}
 	} else {
@@ -181,8 +147,7 @@ func (s *Stream) Close() {
 		close(r.ch)
 	}
 	s.readers = nil
-	clear(s.gop)
-	s.gop = nil
+	s.gop.Clear()
 }
 
 func (s *Stream) remove(r *Reader) {
