@@ -77,13 +77,17 @@ type apiKit struct {
 }
 
 // viewerAPI is the API of a viewer sent through d: d's interceptor
-// innermost, d's key tap on the DTLS handshake, which the server serves
-// (the answering DTLS role is the server's).
-func (k *apiKit) viewerAPI(d *directOut) *pion.API {
+// innermost, d's key tap on the DTLS handshake. With answerAsServer (the
+// viewer's offer leaves the role to the server) the server answers as the
+// DTLS server, whose handshake the tap can read; pion's answering role
+// overrides what the offer says, so it is set only then.
+func (k *apiKit) viewerAPI(d *directOut, answerAsServer bool) *pion.API {
 	se := k.se
 	se.SetDTLSKeyLogWriter(&d.tap)
 	se.SetDTLSServerHelloMessageHook(d.tap.serverHello)
-	_ = se.SetAnsweringDTLSRole(pion.DTLSRoleServer) // a valid role: no error
+	if answerAsServer {
+		_ = se.SetAnsweringDTLSRole(pion.DTLSRoleServer) // a valid role: no error
+	}
 	ir := &interceptor.Registry{}
 	ir.Add(directFactory{d})
 	for _, f := range k.factories {

@@ -79,6 +79,10 @@ type playOpts struct {
 	// quality is called when the video sent changes rendition, with its
 	// height.
 	quality func(height int)
+	// dtlsServer: the viewer's offer leaves the DTLS role to the server,
+	// which takes the server's (the direct send path needs it); false when
+	// the server makes the offer or the viewer chose its role.
+	dtlsServer bool
 }
 
 // acceptFunc tells whether the viewer can receive a codec (lower-case
@@ -113,7 +117,7 @@ func (s *Server) newPlayer(ctx context.Context, key stream.Key, st *media.Stream
 	)
 	if len(s.api.direct) > 0 {
 		direct = newDirectOut(s.api.direct)
-		api = s.api.viewerAPI(direct)
+		api = s.api.viewerAPI(direct, opts.dtlsServer)
 	}
 	p, err := s.newPeer(api, key, true, remoteAddr, h)
 	if err != nil {

@@ -15,6 +15,10 @@ var errBadSDP = errors.New("malformed SDP")
 // sdpInfo is what the server needs to know of a session description.
 type sdpInfo struct {
 	media []mediaInfo
+	// setup is the DTLS role attribute (RFC 5763's a=setup: "actpass",
+	// "active" or "passive"), from the first section that has one, or
+	// the session; "" when there is none.
+	setup string
 }
 
 // mediaInfo describes one m= section.
@@ -44,6 +48,9 @@ func parseSDP(raw string) (sdpInfo, error) {
 	}
 	sessionDir := direction(d.Attributes, "sendrecv")
 	var info sdpInfo
+	if v, ok := d.Attribute("setup"); ok {
+		info.setup = strings.ToLower(strings.TrimSpace(v))
+	}
 	for _, md := range d.MediaDescriptions {
 		if md == nil {
 			continue
@@ -56,6 +63,9 @@ func parseSDP(raw string) (sdpInfo, error) {
 		names := map[string]string{}
 		fmtps := map[string]string{}
 		for _, a := range md.Attributes {
+			if a.Key == "setup" && info.setup == "" {
+				info.setup = strings.ToLower(strings.TrimSpace(a.Value))
+			}
 			pt, rest, ok := strings.Cut(a.Value, " ")
 			if !ok {
 				continue
@@ -176,3 +186,8 @@ func reorderMLine(line string, codecs []codecInfo) string {
 	})
 	return strings.Join(append(fields[:3:3], sorted...), " ") + eol
 }
+
+// leavesDTLSRole reports whether the offer leaves the DTLS role to the
+// answerer (a=setup:actpass, or no a=setup, which RFC 5763 reads as
+// actpass).
+func (s sdpInfo) leavesDTLSRole() bool { return s.setup == "" || s.setup == "actpass" }

@@ -119,3 +119,31 @@ func FuzzParseOffer(f *testing.F) {
 		_ = info.sends("video") || info.receives("audio") || info.hasCodec("video", "h264")
 	})
 }
+
+// TestOfferLeavesDTLSRole: the server may take the DTLS server role only
+// when the offer leaves it the choice.
+func TestOfferLeavesDTLSRole(t *testing.T) {
+	const head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+	const media = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\na=recvonly\r\n"
+	for name, tc := range map[string]struct {
+		sdp  string
+		want bool
+	}{
+		"actpass":            {head + media + "a=setup:actpass\r\n", true},
+		"none":               {head + media, true},
+		"passive":            {head + media + "a=setup:passive\r\n", false},
+		"active":             {head + media + "a=setup:active\r\n", false},
+		"session-level":      {head + "a=setup:passive\r\n" + media, false},
+		"upper case actpass": {head + media + "a=setup:ACTPASS\r\n", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			info, err := parseSDP(tc.sdp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := info.leavesDTLSRole(); got != tc.want {
+				t.Fatalf("leavesDTLSRole = %v (setup %q), want %v", got, info.setup, tc.want)
+			}
+		})
+	}
+}

@@ -39,10 +39,11 @@ import (
 // the server random, cipher suite and SRTP profile, which the server
 // sees in its own ServerHello. The secrets never leave the process: the
 // writer is a struct in memory, cleared once the context is made. The
-// server can only see its own ServerHello, so viewers are answered as
-// the DTLS server (setup:passive); a viewer whose handshake the server
-// did not serve (it answered our offer as the DTLS server), or whose ICE
-// pair is not on a batchConn, is sent through pion as before. RTP header
+// server can only see its own ServerHello, so a WHEP offer that leaves
+// the DTLS role open (actpass) is answered as the DTLS server
+// (setup:passive); a viewer whose handshake the server did not serve (it
+// chose to be the DTLS server, or answered our offer as one), or whose
+// ICE pair is not on a batchConn, is sent through pion as before. RTP header
 // encryption (cryptex) is set as pion sets it. The choice is made once,
 // before the first packet, so that one SRTP context covers a stream from
 // its first packet (its rollover counter follows the sequence numbers).

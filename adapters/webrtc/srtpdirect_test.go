@@ -9,7 +9,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,14 +106,7 @@ func TestKeyTapExporter(t *testing.T) {
 // dtlsPair handshakes a DTLS server and client over loopback UDP.
 func dtlsPair(t *testing.T, serverCfg, clientCfg *dtls.Config) (*dtls.Conn, *dtls.Conn) {
 	t.Helper()
-	sc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, cc := listenLoopback(t), listenLoopback(t)
 	server, err := dtls.Server(sc, cc.LocalAddr(), serverCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -318,16 +313,8 @@ func TestDirectPathNACK(t *testing.T) {
 // queueing a packet allocates nothing (the viewer's buffers and the
 // socket's queue chunks are reused).
 func TestDirectWriteAllocs(t *testing.T) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
-	b := newBatchConn(c, true)
+	sink := listenLoopback(t)
+	b := newBatchConn(listenLoopback(t), true)
 	defer b.Close()
 	ctx, err := srtp.CreateContext(make([]byte, 16), make([]byte, 12), srtp.ProtectionProfileAeadAes128Gcm)
 	if err != nil {
@@ -351,5 +338,37 @@ func TestDirectWriteAllocs(t *testing.T) {
 	}
 	if d.sent.Load() < 1100 {
 		t.Fatalf("%d packets sent direct", d.sent.Load())
+	}
+}
+
+// TestDirectFallsBackToPion: a viewer that offers to be the DTLS server
+// (setup:passive) is the one handshake the server cannot read its keys
+// from, so it is sent through pion's SRTP session, and plays.
+func TestDirectFallsBackToPion(t *testing.T) {
+	st := h264Stream(t, loadH264Fixture(t, 1))
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	s, hs := newTestServer(t, Config{UDPMuxPort: freeUDPPort(t)}, fakeIngest{publish: noPublish}, play)
+	v := newViewerClient(t)
+	offer := gatheredOffer(t, v.pc)
+	if !strings.Contains(offer, "a=setup:actpass") {
+		t.Fatalf("offer without setup:actpass:\n%s", offer)
+	}
+	resp, answer := postSDP(t, hs.URL+"/LiveApp/whep/cam1", strings.ReplaceAll(offer, "a=setup:actpass", "a=setup:passive"))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST = %d %s", resp.StatusCode, answer)
+	}
+	if !strings.Contains(answer, "a=setup:active") {
+		t.Fatalf("answer does not take the DTLS client role:\n%s", answer)
+	}
+	if err := v.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	waitConnected(t, v.pc)
+	waitFor(t, "frames", 5*time.Second, func() bool {
+		samples, _, _ := v.received()
+		return len(samples) >= 20
+	})
+	if n := s.Stats().DirectViewers; n != 0 {
+		t.Fatalf("DirectViewers = %d, want 0 (the server was the DTLS client)", n)
 	}
 }

@@ -51,6 +51,7 @@ func (s *Server) handleWHEP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	opts.dtlsServer = info.leavesDTLSRole()
 	accept := func(kind, codec string) bool { return info.receives(kind) && info.hasCodec(kind, codec) }
 	pl, err := s.newPlayer(r.Context(), key, st, r.RemoteAddr, hooks{}, accept, opts)
 	if err != nil {
