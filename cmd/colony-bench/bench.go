@@ -9,8 +9,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // bench runs steps against one target while its publisher (if any) keeps
@@ -24,7 +22,6 @@ type bench struct {
 
 	pub    *publisher
 	pubErr chan error
-	api    *webrtc.API
 }
 
 // viewerRunner is one viewer of any kind.
@@ -83,11 +80,6 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 	}
 	client := newHTTPClient(st.Viewers)
 	defer client.CloseIdleConnections()
-	if (st.Mode == modeWHEP || st.Mode == modeWS) && b.api == nil {
-		if b.api, err = newRTCAPI(); err != nil {
-			return res, err
-		}
-	}
 	if st.Mode == modeHLS || st.Mode == modeLLHLS {
 		if err := waitPlayable(ctx, client, u, 30*time.Second); err != nil {
 			return res, err
@@ -173,9 +165,9 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 func (b *bench) newViewer(mode, u string, client *http.Client, s *viewerStats) viewerRunner {
 	switch mode {
 	case modeWHEP:
-		return &whepViewer{url: u, api: b.api, client: client, stats: s}
+		return &whepViewer{url: u, client: client, stats: s}
 	case modeWS:
-		return &wsViewer{url: u, streamID: b.targets.streamID(), api: b.api, stats: s}
+		return &wsViewer{url: u, streamID: b.targets.streamID(), stats: s}
 	default:
 		return &hlsViewer{url: u, low: mode == modeLLHLS, client: client, stats: s}
 	}

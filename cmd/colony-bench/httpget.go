@@ -11,13 +11,40 @@ import (
 	"time"
 )
 
-// statusError is an HTTP answer other than 200.
+// statusError is an HTTP answer other than the one expected.
 type statusError struct {
-	Code int
-	URL  string
+	Method string // GET when empty
+	Code   int
+	URL    string
+	Reason string // the first line of the answer's body (the server's reason), if any
 }
 
-func (e *statusError) Error() string { return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Code) }
+func (e *statusError) Error() string {
+	m := e.Method
+	if m == "" {
+		m = http.MethodGet
+	}
+	if e.Reason != "" {
+		return fmt.Sprintf("%s %s: HTTP %d: %s", m, e.URL, e.Code, e.Reason)
+	}
+	return fmt.Sprintf("%s %s: HTTP %d", m, e.URL, e.Code)
+}
+
+// maxReason bounds the reason kept from an error answer's body.
+const maxReason = 200
+
+// bodyReason returns the first line of an error answer's body, trimmed
+// and bounded.
+func bodyReason(body []byte) string {
+	if i := bytes.IndexByte(body, '\n'); i >= 0 {
+		body = body[:i]
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) > maxReason {
+		body = body[:maxReason]
+	}
+	return string(bytes.ToValidUTF8(body, []byte("?")))
+}
 
 // newHTTPClient returns a client whose transport keeps a connection per
 // concurrent request of n viewers, like n browsers would.
@@ -50,8 +77,8 @@ func get(ctx context.Context, c *http.Client, u string, buf *bytes.Buffer) ([]by
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, &statusError{Code: resp.StatusCode, URL: u}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, &statusError{Code: resp.StatusCode, URL: u, Reason: bodyReason(b)}
 	}
 	buf.Reset()
 	if resp.ContentLength > 0 && resp.ContentLength < 64<<20 {

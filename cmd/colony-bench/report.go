@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -21,7 +25,7 @@ func writeJSONLine(w io.Writer, r result) error {
 // writeTable prints results side by side, one row per run.
 func writeTable(w io.Writer, rs []result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\tloss%\tstalls\trebuf\tttff p50\tp95\tafter conn\tlat p50\tp95\tmax\trecv p50\tsrv cores\tmain\tsrv peak MB\tgen cores\t")
+	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\tloss%\tstalls\trebuf\tttff p50\tp95\tafter conn\tlat p50\tp95\tmax\tarrive p50\tp95\tsrv cores\tmain\tsrv peak MB\tgen cores\t")
 	for _, r := range rs {
 		srvCores, srvMain, srvMB := "-", "-", "-"
 		if r.Server != nil {
@@ -39,17 +43,31 @@ func writeTable(w io.Writer, rs []result) error {
 		if r.TTFFConn.N > 0 {
 			afterConn = fmt.Sprintf("%.0f", r.TTFFConn.P50)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
 			r.Label, r.Mode, r.Viewers, r.Connected, r.Active, r.Failed, r.RxMbps, r.FPSPerVwr, r.LossPct,
 			r.Stalls, r.Rebuffers, r.TTFF.P50, r.TTFF.P95, afterConn, lat(r.Latency.P50), lat(r.Latency.P95),
-			lat(r.Latency.Max), lat(r.RecvLat.P50), srvCores, srvMain, srvMB, r.Generator.Cores)
+			lat(r.Latency.Max), lat(r.RecvLat.P50), lat(r.RecvLat.P95), srvCores, srvMain, srvMB, r.Generator.Cores)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if slices.ContainsFunc(rs, func(r result) bool { return r.Stamped }) {
+		if _, err := fmt.Fprintln(w, "lat: send to display; arrive: send to arrival, WebRTC: the frame's last packet at the viewer's UDP socket (kernel timestamp), HLS: the segment or part downloaded"); err != nil {
+			return err
+		}
+	}
 	for _, r := range rs {
 		for _, e := range r.Errors {
 			if _, err := fmt.Fprintf(w, "%s %s:%d: %s\n", r.Label, r.Mode, r.Viewers, e); err != nil {
+				return err
+			}
+		}
+		kinds := slices.Collect(maps.Keys(r.ErrorCounts))
+		slices.SortFunc(kinds, func(a, b string) int {
+			return cmp.Or(r.ErrorCounts[b]-r.ErrorCounts[a], strings.Compare(a, b))
+		})
+		for _, k := range kinds {
+			if _, err := fmt.Fprintf(w, "%s %s:%d: %d viewers failed: %s\n", r.Label, r.Mode, r.Viewers, r.ErrorCounts[k], k); err != nil {
 				return err
 			}
 		}

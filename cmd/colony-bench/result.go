@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 )
@@ -55,15 +56,34 @@ type result struct {
 	TTFF dist `json:"ttff_ms"`
 	// WebRTC: first frame after the connection came up, the server's part
 	// of TTFF (its GOP cache) without signalling, ICE and DTLS.
-	TTFFConn  dist             `json:"ttff_after_connect_ms"`
-	Latency   dist             `json:"latency_ms"`      // send -> display (player clock)
-	RecvLat   dist             `json:"recv_latency_ms"` // send -> arrival at the viewer
-	Stamped   bool             `json:"stamped"`         // latency figures come from the harness's SEI
+	TTFFConn dist `json:"ttff_after_connect_ms"`
+	// send -> display (player clock; WebRTC: when pion hands the frame's
+	// last packet over).
+	Latency dist `json:"latency_ms"`
+	// send -> arrival at the viewer. WebRTC: the frame's last packet at the
+	// viewer's UDP socket (kernel receive timestamp, SO_TIMESTAMPNS; where
+	// not known, e.g. off Linux, as latency_ms), which leaves out the
+	// generator's own receive chain. HLS: the segment or part fully
+	// downloaded (its HTTP response body read).
+	RecvLat   dist             `json:"recv_latency_ms"`
+	Stamped   bool             `json:"stamped"` // latency figures come from the harness's SEI
 	Publisher *publisherResult `json:"publisher,omitempty"`
 	Server    *procUsage       `json:"server,omitempty"`
 	Generator procUsage        `json:"generator"`
 	Errors    []string         `json:"errors,omitempty"` // first few distinct viewer errors
+	// ErrorCounts counts the viewers that failed by their error, numbers
+	// in it replaced by # (so that "CPU at 93%" and "CPU at 95%" count as
+	// one reason); at most maxErrorKinds kinds, the rest as "other".
+	ErrorCounts map[string]int `json:"error_counts,omitempty"`
 }
+
+// maxErrorKinds bounds the distinct errors counted in a result.
+const maxErrorKinds = 10
+
+var digitRun = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+
+// errorKind is an error's message with its numbers replaced by #.
+func errorKind(msg string) string { return digitRun.ReplaceAllString(msg, "#") }
 
 type publisherResult struct {
 	VideoFrames int64   `json:"video_frames"`
@@ -99,10 +119,19 @@ func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 		}
 		if err != nil {
 			r.Failed++
-			if msg := err.Error(); !seen[msg] && len(r.Errors) < 5 {
+			msg := err.Error()
+			if !seen[msg] && len(r.Errors) < 5 {
 				seen[msg] = true
 				r.Errors = append(r.Errors, msg)
 			}
+			if r.ErrorCounts == nil {
+				r.ErrorCounts = map[string]int{}
+			}
+			kind := errorKind(msg)
+			if _, ok := r.ErrorCounts[kind]; !ok && len(r.ErrorCounts) >= maxErrorKinds {
+				kind = "other"
+			}
+			r.ErrorCounts[kind]++
 		}
 		r.Bytes += s.bytes
 		r.Frames += s.frames

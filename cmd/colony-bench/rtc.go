@@ -11,6 +11,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -32,10 +33,28 @@ var browserH264 = []struct {
 	{112, 113, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f"},
 }
 
+// newRTCPeerConnection returns a viewer's PeerConnection and the log its
+// sockets note RTP packets' arrivals in (empty where the platform gives no
+// receive timestamps).
+func newRTCPeerConnection() (*webrtc.PeerConnection, *arrivalLog, error) {
+	arrivals := &arrivalLog{}
+	api, err := newRTCAPI(newStampNet(arrivals))
+	if err != nil {
+		return nil, nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return pc, arrivals, nil
+}
+
 // newRTCAPI returns a pion API that receives like a browser: H.264 and
 // Opus, NACK with RTX, receiver reports, PLI; host candidates on UDP4
-// including loopback (servers on 127.0.0.1), no mDNS.
-func newRTCAPI() (*webrtc.API, error) {
+// including loopback (servers on 127.0.0.1), no mDNS. The candidates'
+// sockets come from n (nil: pion's default), which is why each viewer has
+// an API of its own.
+func newRTCAPI(n transport.Net) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"},
 		{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
@@ -70,6 +89,9 @@ func newRTCAPI() (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if n != nil {
+		se.SetNet(n)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(se)), nil
 }
@@ -97,9 +119,10 @@ const packetMargin = 50
 // rtcReceiver feeds a PeerConnection's incoming tracks into a viewer's
 // stats. close ends it and waits for its readers.
 type rtcReceiver struct {
-	pc     *webrtc.PeerConnection
-	stats  *viewerStats
-	failed chan struct{}
+	pc       *webrtc.PeerConnection
+	arrivals *arrivalLog // when packets reached the sockets; nil: not known
+	stats    *viewerStats
+	failed   chan struct{}
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -110,10 +133,11 @@ type rtcReceiver struct {
 	once     sync.Once
 }
 
-// newRTCReceiver hooks pc's tracks to stats; onFail (optional) is called
-// once if the connection fails.
-func newRTCReceiver(pc *webrtc.PeerConnection, stats *viewerStats, onFail func()) *rtcReceiver {
-	r := &rtcReceiver{pc: pc, stats: stats, failed: make(chan struct{})}
+// newRTCReceiver hooks pc's tracks to stats, with video frames' arrivals
+// taken from arrivals (nil: when pion hands the packets over); onFail
+// (optional) is called once if the connection fails.
+func newRTCReceiver(pc *webrtc.PeerConnection, arrivals *arrivalLog, stats *viewerStats, onFail func()) *rtcReceiver {
+	r := &rtcReceiver{pc: pc, arrivals: arrivals, stats: stats, failed: make(chan struct{})}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -137,7 +161,9 @@ func newRTCReceiver(pc *webrtc.PeerConnection, stats *viewerStats, onFail func()
 	return r
 }
 
-// read drains one track until it ends.
+// read drains one track until it ends. A video frame is displayed when
+// pion hands its last packet over and arrived when that packet reached the
+// socket (if known).
 func (r *rtcReceiver) read(tr *webrtc.TrackRemote) {
 	video := tr.Kind() == webrtc.RTPCodecTypeVideo
 	buf := make([]byte, 1500)
@@ -147,7 +173,7 @@ func (r *rtcReceiver) read(tr *webrtc.TrackRemote) {
 	var frames []assembled
 	var lastPLI time.Time
 	for {
-		n, _, err := tr.Read(buf)
+		n, attrs, err := tr.Read(buf)
 		if err != nil {
 			break
 		}
@@ -160,10 +186,14 @@ func (r *rtcReceiver) read(tr *webrtc.TrackRemote) {
 		if !video {
 			continue
 		}
+		var sock time.Time
+		if t, ok := r.arrivals.arrival(pkt.SSRC, pkt.SequenceNumber, attrs, now); ok {
+			sock = t
+		}
 		var needKey bool
-		frames, needKey = asm.push(pkt.SequenceNumber, pkt.Marker, pkt.Payload, now, frames[:0])
+		frames, needKey = asm.push(pkt.SequenceNumber, pkt.Marker, pkt.Payload, now, sock, frames[:0])
 		for _, f := range frames {
-			r.stats.frame(f.arrival, f.arrival, f.info)
+			r.stats.frame(f.display, f.arrival, f.info)
 		}
 		if needKey && now.Sub(lastPLI) > time.Second {
 			lastPLI = now

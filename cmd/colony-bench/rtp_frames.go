@@ -55,16 +55,19 @@ func startsWithSPS(p []byte) bool {
 const asmRing = 1024 // packets held while a frame is incomplete
 
 type pktMeta struct {
-	used    bool
-	seq     uint16
-	marker  bool
-	arrival time.Time
-	info    auInfo
+	used   bool
+	seq    uint16
+	marker bool
+	read   time.Time // handed over by the RTP stack
+	sock   time.Time // reached the socket (read if not known)
+	info   auInfo
 }
 
-// assembled is a complete video frame.
+// assembled is a complete video frame. Its last packet is the one handed
+// over last, the one that completed it.
 type assembled struct {
-	arrival time.Time // of its last packet
+	display time.Time // when its last packet was handed over
+	arrival time.Time // when its last packet reached the socket, else display
 	info    auInfo
 }
 
@@ -90,10 +93,11 @@ func newFrameAssembler(maxWait time.Duration) *frameAssembler {
 	return &frameAssembler{maxWait: maxWait, waitKey: true}
 }
 
-// push adds a packet and appends the decodable frames it completes to out.
+// push adds a packet, handed over at now, which reached the socket at sock
+// (zero: not known), and appends the decodable frames it completes to out.
 // needKey is true when frames were dropped and a keyframe should be asked
 // for (PLI).
-func (a *frameAssembler) push(seq uint16, marker bool, payload []byte, now time.Time, out []assembled) (_ []assembled, needKey bool) {
+func (a *frameAssembler) push(seq uint16, marker bool, payload []byte, now, sock time.Time, out []assembled) (_ []assembled, needKey bool) {
 	if !a.synced {
 		switch {
 		case startsWithSPS(payload):
@@ -112,13 +116,16 @@ func (a *frameAssembler) push(seq uint16, marker bool, payload []byte, now time.
 	if d >= asmRing {
 		a.reset()
 		a.dropped++
-		return a.push(seq, marker, payload, now, out)
+		return a.push(seq, marker, payload, now, sock, out)
 	}
 	slot := &a.ring[seq%asmRing]
 	if slot.used && slot.seq == seq {
 		return out, false
 	}
-	*slot = pktMeta{used: true, seq: seq, marker: marker, arrival: now, info: inspectRTPPayload(payload)}
+	if sock.IsZero() {
+		sock = now
+	}
+	*slot = pktMeta{used: true, seq: seq, marker: marker, read: now, sock: sock, info: inspectRTPPayload(payload)}
 	if int16(seq-a.high) > 0 {
 		a.high = seq
 	}
@@ -172,8 +179,11 @@ func (a *frameAssembler) emit(end uint16, out []assembled) []assembled {
 		if m.info.stamped && !f.info.stamped {
 			f.info.stamp, f.info.stamped = m.info.stamp, true
 		}
-		if m.arrival.After(f.arrival) {
-			f.arrival = m.arrival
+		switch {
+		case m.read.After(f.display):
+			f.display, f.arrival = m.read, m.sock
+		case m.read.Equal(f.display) && m.sock.After(f.arrival):
+			f.arrival = m.sock
 		}
 		m.used = false
 		if s == end {

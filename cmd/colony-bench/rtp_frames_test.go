@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -68,41 +69,68 @@ func TestFrameAssembler(t *testing.T) {
 		name       string
 		pkts       []testPkt
 		lateAt     int // index of the packet that arrives after nackWait (-1: none)
+		noSock     int // index of the packet whose socket arrival is not known (-1: none)
 		wantStamps []int64
+		wantLast   []int // index of each frame's last packet handed over
 		wantKeyReq bool
 	}{
-		{"in order", all, -1, []int64{100, 101, 102, 103}, false},
-		{"reordered within a frame", reorder(0, 2, 1, 3, 4, 6, 5, 7, 8, 9, 10, 11, 12, 13), -1, []int64{100, 101, 102, 103}, false},
-		{"retransmission fills the gap", reorder(0, 1, 2, 3, 5, 6, 7, 4, 8, 9, 10, 11, 12, 13), -1, []int64{100, 101, 102, 103}, false},
-		{"lost packet: frames wait for the next keyframe", reorder(0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13), 7, []int64{100, 103}, true},
-		{"joins mid-frame: starts at the next keyframe", reorder(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13), -1, []int64{103}, false},
+		{"in order", all, -1, -1, []int64{100, 101, 102, 103}, []int{3, 6, 9, 13}, false},
+		{"reordered within a frame", reorder(0, 2, 1, 3, 4, 6, 5, 7, 8, 9, 10, 11, 12, 13), -1, -1,
+			[]int64{100, 101, 102, 103}, []int{3, 6, 9, 13}, false},
+		{"retransmission fills the gap", reorder(0, 1, 2, 3, 5, 6, 7, 4, 8, 9, 10, 11, 12, 13), -1, -1,
+			[]int64{100, 101, 102, 103}, []int{3, 7, 9, 13}, false},
+		{"retransmission with no socket time: frame arrives when handed over", reorder(0, 1, 2, 3, 5, 6, 7, 4, 8, 9, 10, 11, 12, 13), -1, 7,
+			[]int64{100, 101, 102, 103}, []int{3, 7, 9, 13}, false},
+		{"first packet's socket time not known: the last packet's counts", all, -1, 4,
+			[]int64{100, 101, 102, 103}, []int{3, 6, 9, 13}, false},
+		{"lost packet: frames wait for the next keyframe", reorder(0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13), 7, -1,
+			[]int64{100, 103}, []int{3, 12}, true},
+		{"joins mid-frame: starts at the next keyframe", reorder(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13), -1, -1,
+			[]int64{103}, []int{11}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newFrameAssembler(nackWait)
 			now := time.Unix(0, 0)
-			var stamps []int64
+			var read, sock []time.Time // of each packet
+			var got []assembled
 			keyReq := false
 			for i, p := range tc.pkts {
 				now = now.Add(time.Millisecond)
 				if i == tc.lateAt {
 					now = now.Add(nackWait + time.Millisecond)
 				}
-				out, need := a.push(p.seq, p.marker, p.payload, now, nil)
+				// The socket saw each packet a little earlier, the later
+				// ones by more (a queue building up in the RTP stack).
+				s := now.Add(-time.Duration(100+i) * time.Microsecond)
+				if i == tc.noSock {
+					s = time.Time{}
+				}
+				read, sock = append(read, now), append(sock, s)
+				out, need := a.push(p.seq, p.marker, p.payload, now, s, nil)
 				keyReq = keyReq || need
-				for _, f := range out {
-					stamps = append(stamps, f.info.stamp)
-					if f.info.key != (f.info.stamp == 100 || f.info.stamp == 103) {
-						t.Fatalf("frame %d key = %v", f.info.stamp, f.info.key)
-					}
+				got = append(got, out...)
+			}
+			var stamps []int64
+			for _, f := range got {
+				stamps = append(stamps, f.info.stamp)
+				if f.info.key != (f.info.stamp == 100 || f.info.stamp == 103) {
+					t.Fatalf("frame %d key = %v", f.info.stamp, f.info.key)
 				}
 			}
-			if len(stamps) != len(tc.wantStamps) || keyReq != tc.wantKeyReq {
+			if !slices.Equal(stamps, tc.wantStamps) || keyReq != tc.wantKeyReq {
 				t.Fatalf("frames %v, key request %v; want %v, %v", stamps, keyReq, tc.wantStamps, tc.wantKeyReq)
 			}
-			for i := range stamps {
-				if stamps[i] != tc.wantStamps[i] {
-					t.Fatalf("frames %v, want %v", stamps, tc.wantStamps)
+			for i, f := range got {
+				last := tc.wantLast[i]
+				wantArrival := sock[last]
+				if last == tc.noSock {
+					wantArrival = read[last] // not another packet's socket time
+				}
+				if !f.display.Equal(read[last]) || !f.arrival.Equal(wantArrival) {
+					t.Errorf("frame %d: display %v arrival %v, want %v %v (packet %d)",
+						f.info.stamp, f.display.UnixMicro(), f.arrival.UnixMicro(),
+						read[last].UnixMicro(), wantArrival.UnixMicro(), last)
 				}
 			}
 		})
@@ -167,7 +195,16 @@ func FuzzFrameAssembler(f *testing.F) {
 		for i := 0; i+2 < len(b); i += 3 {
 			now = now.Add(time.Duration(b[i+2]) * time.Millisecond)
 			seq := uint16(b[i])<<8 | uint16(b[i+1])
-			_, _ = a.push(seq, b[i+2]&1 == 1, b[i:], now, nil)
+			var sock time.Time
+			if b[i]&1 == 1 {
+				sock = now.Add(-time.Duration(b[i+1]) * time.Microsecond)
+			}
+			out, _ := a.push(seq, b[i+2]&1 == 1, b[i:], now, sock, nil)
+			for _, f := range out {
+				if f.arrival.After(f.display) || f.display.After(now) {
+					t.Fatalf("frame arrived %v, displayed %v, at %v", f.arrival, f.display, now)
+				}
+			}
 			_ = inspectRTPPayload(b[i:])
 		}
 	})

@@ -19,18 +19,17 @@ import (
 // DELETE it at the end. ICE candidates travel in the SDP (no trickle).
 type whepViewer struct {
 	url    string
-	api    *webrtc.API
 	client *http.Client
 	stats  *viewerStats
 }
 
 // Run plays until ctx ends or the connection fails.
 func (v *whepViewer) Run(ctx context.Context) error {
-	pc, err := v.api.NewPeerConnection(webrtc.Configuration{})
+	pc, arrivals, err := newRTCPeerConnection()
 	if err != nil {
 		return err
 	}
-	recv := newRTCReceiver(pc, v.stats, nil)
+	recv := newRTCReceiver(pc, arrivals, v.stats, nil)
 	defer recv.close()
 	if err := addRecvTransceivers(pc); err != nil {
 		return err
@@ -101,7 +100,7 @@ func (v *whepViewer) postOnce(ctx context.Context, offer string) (answer, locati
 		return "", "", err
 	}
 	if resp.StatusCode != http.StatusCreated {
-		return "", "", fmt.Errorf("whep POST: %w", &statusError{Code: resp.StatusCode, URL: v.url})
+		return "", "", fmt.Errorf("whep: %w", &statusError{Method: http.MethodPost, Code: resp.StatusCode, URL: v.url, Reason: bodyReason(body)})
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/sdp") {
 		return "", "", fmt.Errorf("whep POST: answer of type %q, want application/sdp", ct)

@@ -33,7 +33,6 @@ var errSignalling = errors.New("signalling error")
 type wsViewer struct {
 	url      string
 	streamID string
-	api      *webrtc.API
 	stats    *viewerStats
 }
 
@@ -175,12 +174,12 @@ func (s *wsSession) answer(ctx context.Context, offer string, cancel context.Can
 		s.mu.Unlock()
 		return errors.New("second offer on one play session")
 	}
-	pc, err := s.v.api.NewPeerConnection(webrtc.Configuration{})
+	pc, arrivals, err := newRTCPeerConnection()
 	if err != nil {
 		s.mu.Unlock()
 		return err
 	}
-	s.pc, s.recv = pc, newRTCReceiver(pc, s.v.stats, cancel)
+	s.pc, s.recv = pc, newRTCReceiver(pc, arrivals, s.v.stats, cancel)
 	s.mu.Unlock()
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAggregateErrorCounts: failed viewers are counted by their reason,
+// numbers aside, so that a report says why viewers were refused.
+func TestAggregateErrorCounts(t *testing.T) {
+	start := time.Now()
+	w := &window{}
+	w.begin(start)
+	w.close(start.Add(time.Second))
+	refused := func(cpu int) error {
+		return fmt.Errorf("whep: %w", &statusError{Method: "POST", Code: 503, URL: "http://h/whep/s",
+			Reason: fmt.Sprintf("CPU at %d%% of the cores, past the limit of 85%%, with %d WebRTC viewers", cpu, 150+cpu)})
+	}
+	var stats []*viewerStats
+	for i, err := range []error{refused(91), refused(97), refused(88), errConnFailed, nil} {
+		s := newViewerStats(w, start)
+		if err != nil {
+			s.fail(err)
+		} else {
+			s.frame(start.Add(time.Duration(i)*time.Millisecond), start, auInfo{})
+		}
+		stats = append(stats, s)
+	}
+	var r result
+	aggregate(&r, stats, start, start.Add(time.Second))
+	if r.Failed != 4 {
+		t.Fatalf("failed = %d, want 4", r.Failed)
+	}
+	want := map[string]int{
+		"whep: POST http://h/whep/s: HTTP #: CPU at #% of the cores, past the limit of #%, with # WebRTC viewers": 3,
+		errConnFailed.Error(): 1,
+	}
+	if len(r.ErrorCounts) != len(want) {
+		t.Fatalf("error counts = %v, want %v", r.ErrorCounts, want)
+	}
+	for k, n := range want {
+		if r.ErrorCounts[k] != n {
+			t.Errorf("count of %q = %d, want %d (all: %v)", k, r.ErrorCounts[k], n, r.ErrorCounts)
+		}
+	}
+	var out bytes.Buffer
+	if err := writeTable(&out, []result{r}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "3 viewers failed: whep: POST") {
+		t.Errorf("table does not give the refusals' count and reason:\n%s", out.String())
+	}
+}
+
+// TestAggregateErrorKindsBounded: past maxErrorKinds distinct reasons,
+// the rest count as "other".
+func TestAggregateErrorKindsBounded(t *testing.T) {
+	start := time.Now()
+	w := &window{}
+	w.begin(start)
+	w.close(start.Add(time.Second))
+	var stats []*viewerStats
+	for i := range maxErrorKinds + 5 {
+		s := newViewerStats(w, start)
+		s.fail(errors.New("reason " + strings.Repeat("x", i)))
+		stats = append(stats, s)
+	}
+	var r result
+	aggregate(&r, stats, start, start.Add(time.Second))
+	if len(r.ErrorCounts) != maxErrorKinds+1 || r.ErrorCounts["other"] != 5 {
+		t.Errorf("error counts = %v, want %d kinds and 5 other", r.ErrorCounts, maxErrorKinds)
+	}
+}
+
+func TestBodyReason(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{"CPU at 93% of the cores\nmore", "CPU at 93% of the cores"},
+		{"  spaced \r\n", "spaced"},
+		{"", ""},
+		{strings.Repeat("a", 500), strings.Repeat("a", maxReason)},
+		{"bad \xff byte", "bad ? byte"},
+	} {
+		if got := bodyReason([]byte(c.body)); got != c.want {
+			t.Errorf("bodyReason(%q) = %q, want %q", c.body, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/bluenviron/gohlslib/v2"
+)
+
+// A socket from stampNet notes the kernel receive time of RTP packets, and
+// only of those, whichever read method ICE uses; it still returns the
+// packet and its source.
+func TestStampConn(t *testing.T) {
+	log := &arrivalLog{}
+	n := newStampNet(log)
+	if n == nil {
+		t.Fatal("no stamping network")
+	}
+	c, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, ok := c.(*stampConn)
+	if !ok {
+		t.Fatalf("ListenUDP returned %T: SO_TIMESTAMPNS not set", c)
+	}
+	from, err := net.DialUDP("udp4", nil, c.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	src := from.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	reads := map[string]func(b []byte) (int, netip.AddrPort, error){
+		"ReadFromAddrPort": sc.ReadFromAddrPort,
+		"ReadFrom": func(b []byte) (int, netip.AddrPort, error) {
+			n, a, err := sc.ReadFrom(b)
+			if err != nil {
+				return n, netip.AddrPort{}, err
+			}
+			return n, a.(*net.UDPAddr).AddrPort(), nil
+		},
+		"ReadFromUDP": func(b []byte) (int, netip.AddrPort, error) {
+			n, a, err := sc.ReadFromUDP(b)
+			if err != nil {
+				return n, netip.AddrPort{}, err
+			}
+			return n, a.AddrPort(), nil
+		},
+	}
+	tests := []struct {
+		name   string
+		read   string
+		b      []byte
+		ssrc   uint32 // where an RTP packet would be recorded
+		seq    uint16
+		wantIn bool
+	}{
+		{"RTP", "ReadFromAddrPort", rtpDatagram(t, 0xdeadbeef, 4242, 102, true), 0xdeadbeef, 4242, true},
+		{"RTP without marker", "ReadFrom", rtpDatagram(t, 0xdeadbeef, 4243, 102, false), 0xdeadbeef, 4243, true},
+		{"RTP, another SSRC", "ReadFromUDP", rtpDatagram(t, 0x1234, 65535, 111, true), 0x1234, 65535, true},
+		{"STUN", "ReadFromAddrPort", stunDatagram, binary.BigEndian.Uint32(stunDatagram[8:]), binary.BigEndian.Uint16(stunDatagram[2:]), false},
+		{"DTLS", "ReadFrom", dtlsDatagram, binary.BigEndian.Uint32(dtlsDatagram[8:]), binary.BigEndian.Uint16(dtlsDatagram[2:]), false},
+		{"RTCP", "ReadFromAddrPort", rtcpDatagram(t), binary.BigEndian.Uint32(rtcpDatagram(t)[8:]), binary.BigEndian.Uint16(rtcpDatagram(t)[2:]), false},
+	}
+	buf := make([]byte, 1500)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := time.Now()
+			if _, err := from.Write(tc.b); err != nil {
+				t.Fatal(err)
+			}
+			_ = sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, addr, err := reads[tc.read](buf)
+			after := time.Now()
+			if err != nil {
+				t.Fatalf("%s: %v", tc.read, err)
+			}
+			if !bytes.Equal(buf[:n], tc.b) || addr != src {
+				t.Fatalf("%s: % x from %v, want % x from %v", tc.read, buf[:n], addr, tc.b, src)
+			}
+			ns, found := log.lookup(tc.ssrc, tc.seq)
+			if found != tc.wantIn {
+				t.Fatalf("recorded %v, want %v", found, tc.wantIn)
+			}
+			if !found {
+				return
+			}
+			if at := time.Unix(0, ns); at.Before(before) || at.After(after) {
+				t.Fatalf("arrival %v not between sending %v and reading %v", at, before, after)
+			}
+		})
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.rings) != 2 {
+		t.Fatalf("%d SSRCs recorded, want the 2 RTP ones", len(log.rings))
+	}
+}
+
+// The control data parser takes SCM_TIMESTAMPNS wherever it is in the
+// buffer and nothing else.
+func TestParseRxTimestamp(t *testing.T) {
+	cmsg := func(level, typ int32, data []byte) []byte {
+		b := make([]byte, syscall.CmsgSpace(len(data)))
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&b[0]))
+		h.Level, h.Type = level, typ
+		h.SetLen(syscall.CmsgLen(len(data)))
+		copy(b[syscall.CmsgLen(0):], data)
+		return b
+	}
+	ts := syscall.NsecToTimespec(1_700_000_000_123_456_789)
+	tsb := unsafe.Slice((*byte)(unsafe.Pointer(&ts)), unsafe.Sizeof(ts))
+	stamp := cmsg(syscall.SOL_SOCKET, syscall.SCM_TIMESTAMPNS, tsb)
+	tos := cmsg(syscall.IPPROTO_IP, syscall.IP_TOS, []byte{2})
+	tests := []struct {
+		name string
+		oob  []byte
+		want int64
+		ok   bool
+	}{
+		{"timestamp", stamp, 1_700_000_000_123_456_789, true},
+		{"after another message", append(append([]byte{}, tos...), stamp...), 1_700_000_000_123_456_789, true},
+		{"another message only", tos, 0, false},
+		{"empty", nil, 0, false},
+		{"truncated", stamp[:len(stamp)-4], 0, false},
+		{"SO_TIMESTAMP's type", cmsg(syscall.SOL_SOCKET, syscall.SCM_TIMESTAMP, tsb), 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := parseRxTimestamp(tc.oob)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("%d %v, want %d %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// WebRTC viewers take a frame's arrival from the socket: before pion hands
+// the frame's last packet over, never before it was sent, and for frames
+// completed by an RTX retransmission too (the fake server drops packets
+// for NACK to repair).
+func TestWebRTCSocketArrival(t *testing.T) {
+	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 40)
+	win := &window{}
+	win.begin(time.Now())
+	whep := newViewerStats(win, time.Now())
+	ws := newViewerStats(win, time.Now())
+	viewers := map[string]struct {
+		v viewerRunner
+		s *viewerStats
+	}{
+		modeWHEP: {&whepViewer{url: target.url + "/whep", client: newHTTPClient(1), stats: whep}, whep},
+		modeWS: {&wsViewer{url: strings.Replace(target.url, "http://", "ws://", 1) + "/ws",
+			streamID: "stream1", stats: ws}, ws},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for mode, v := range viewers {
+		wg.Go(func() {
+			if err := v.v.Run(ctx); err != nil {
+				t.Errorf("%s: %v", mode, err)
+			}
+		})
+	}
+	wg.Wait()
+	for mode, v := range viewers {
+		s := v.s
+		s.mu.Lock()
+		var earlier int
+		for i, lat := range s.latencies {
+			recv := s.recvLatency[i]
+			if recv <= 0 || recv > lat {
+				t.Errorf("%s: frame %d: socket arrival %.3f ms, display %.3f ms after the send", mode, i, recv, lat)
+			}
+			if recv < lat {
+				earlier++
+			}
+		}
+		t.Logf("%s: %d frames, %d with a socket arrival; %d packets repaired", mode, len(s.latencies), earlier, s.late)
+		// Every frame's last packet, retransmitted or not, went through a
+		// stamping socket.
+		if len(s.latencies) < 30 || earlier != len(s.latencies) || s.late == 0 {
+			t.Errorf("%s: %d frames, %d with a socket arrival, %d packets repaired", mode, len(s.latencies), earlier, s.late)
+		}
+		s.mu.Unlock()
+	}
+}
