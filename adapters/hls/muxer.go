@@ -131,6 +131,9 @@ func (sm *streamMuxer) start(tracks []media.Track, drop int) error {
 		PartMinDuration:    sm.cfg.PartMinDuration,
 		Directory:          sm.dir,
 		MuxedAudio:         !sm.cfg.SeparateAudio,
+		// RTMP's timestamps are milliseconds: parts of 4 frames at 30 fps
+		// last 133 or 134 ms, and PART-TARGET must not follow that.
+		PartTargetJitter: time.Millisecond,
 		OnEncodeError: func(err error) {
 			sm.log.Warn("HLS encode error", "err", err)
 		},

@@ -119,3 +119,25 @@ func TestColonySeparateAudioByDefault(t *testing.T) {
 	body, _ := io.ReadAll(w.Body)
 	require.Contains(t, string(body), "#EXT-X-MEDIA:TYPE=AUDIO")
 }
+
+// Colony patch: PartTargetJitter keeps the part target still while the
+// parts' durations move with the source's timestamp rounding.
+func TestColonySteadyPartTarget(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name               string
+		cur, longest, want time.Duration
+	}{
+		{"first part", 0, 133 * ms, 134 * ms},
+		{"a part one ms longer fits", 134 * ms, 134 * ms, 134 * ms},
+		{"a part one ms shorter keeps it", 134 * ms, 133 * ms, 134 * ms},
+		{"started on the longer one", 135 * ms, 133 * ms, 135 * ms},
+		{"a longer part raises it", 134 * ms, 135 * ms, 136 * ms},
+		{"a much longer part raises it", 134 * ms, 300 * ms, 301 * ms},
+		{"the long part left the window", 301 * ms, 134 * ms, 135 * ms},
+	} {
+		if got := steadyPartTarget(c.cur, c.longest, ms); got != c.want {
+			t.Errorf("%s: steadyPartTarget(%v, %v) = %v, want %v", c.name, c.cur, c.longest, got, c.want)
+		}
+	}
+}

@@ -198,6 +198,13 @@ type Muxer struct {
 	// Colony patch: StorageFactory, when set, stores segments and parts in
 	// place of the RAM or Directory storage.
 	StorageFactory storage.Factory
+	// Colony patch: PartTargetJitter, when set, is the timestamp rounding
+	// of the source (RTMP carries milliseconds, so 4 frames at 30 fps last
+	// 133 or 134 ms). The part target is then the longest part plus this,
+	// and stays put while every part fits under it and the longest is
+	// within twice this of it: PART-TARGET does not move with the rounding
+	// (a change is an error to iOS players).
+	PartTargetJitter time.Duration
 
 	//
 	// callbacks (all optional)
@@ -402,6 +409,7 @@ func (m *Muxer) Start() error {
 			segmentMaxSize: m.SegmentMaxSize,
 			segmentCount:   m.SegmentCount,
 			onEncodeError:  m.OnEncodeError,
+			partJitter:     m.PartTargetJitter, // Colony patch
 			mutex:          &m.mutex,
 			cond:           m.cond,
 			prefix:         m.prefix,
@@ -455,6 +463,7 @@ func (m *Muxer) Start() error {
 				segmentMaxSize: m.SegmentMaxSize,
 				segmentCount:   m.SegmentCount,
 				onEncodeError:  m.OnEncodeError,
+				partJitter:     m.PartTargetJitter, // Colony patch
 				mutex:          &m.mutex,
 				cond:           m.cond,
 				prefix:         m.prefix,

@@ -92,6 +92,18 @@ func partTargetDuration(
 	return time.Millisecond * time.Duration(math.Ceil(float64(ret)/float64(time.Millisecond)))
 }
 
+// steadyPartTarget (Colony patch: PartTargetJitter) returns the part
+// target given the current one (0: none yet), the longest part and the
+// source's timestamp rounding: the current target while the longest part
+// fits under it and is within twice the rounding of it, else the longest
+// part plus the rounding.
+func steadyPartTarget(cur, longest, jitter time.Duration) time.Duration {
+	if cur != 0 && longest <= cur && longest+2*jitter >= cur {
+		return cur
+	}
+	return longest + jitter
+}
+
 type generateMediaPlaylistFunc func(
 	isDeltaUpdate bool,
 	rawQuery string,
@@ -102,6 +114,7 @@ type muxerStream struct {
 	segmentMaxSize uint64
 	segmentCount   int
 	onEncodeError  MuxerOnEncodeErrorFunc
+	partJitter     time.Duration // Colony patch: Muxer.PartTargetJitter
 	mutex          *sync.Mutex
 	cond           *sync.Cond
 	prefix         string
@@ -774,6 +787,9 @@ func (s *muxerStream) rotateParts(
 	// so it's better to reset it every time.
 	if s.isLeading {
 		partTargetDuration := partTargetDuration(s.segments, s.nextSegment.(*muxerSegmentFMP4).parts)
+		if s.partJitter > 0 { // Colony patch: PartTargetJitter
+			partTargetDuration = steadyPartTarget(s.partTargetDuration, partTargetDuration, s.partJitter)
+		}
 		if s.partTargetDuration == 0 {
 			s.partTargetDuration = partTargetDuration
 		} else if partTargetDuration != s.partTargetDuration {
