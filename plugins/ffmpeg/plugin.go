@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/colony-live/colony/adapters/gomaxprocs"
 	transcoderv1 "github.com/colony-live/colony/plugins/transcoder/v1"
 )
 
@@ -146,8 +147,31 @@ func Main(profile Profile, version string) {
 		os.Exit(1)
 	}
 	go watchParent(logger, p)
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if g := newGovernor(os.Getenv); g != nil {
+		wg.Go(func() { _ = g.Run(ctx) })
+	}
 	transcoderv1.Serve(p, logger)
+	stop()
+	wg.Wait()
 	p.Close()
+}
+
+// newGovernor returns the plugin's adaptive GOMAXPROCS governor (as the
+// server has), or nil when the GOMAXPROCS environment variable is set.
+// The plugin's own process only moves bytes between the server and
+// ffmpeg, a few hundred small messages a second per session: with a
+// processor per core the Go runtime spent more waking and parking its
+// idle threads than on that work (an audio-only session, AAC to Opus for
+// WebRTC: 0.041-0.042 cores with two processors, 0.028-0.033 with the
+// governor, which settles on one; BENCHMARKS.md).
+// The governor adds processors when the process is busy.
+func newGovernor(getenv func(string) string) *gomaxprocs.Governor {
+	if getenv("GOMAXPROCS") != "" {
+		return nil
+	}
+	return gomaxprocs.New(gomaxprocs.Config{})
 }
 
 // watchParent ends the plugin when the host process is gone (killed before
