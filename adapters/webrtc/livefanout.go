@@ -30,7 +30,21 @@ const (
 	// loss and seconds of latency, against no loss and 15 / 38 ms with one
 	// goroutine.
 	fanoutChunk = 512
+	// fanoutMaxLagMin is the least a fan-out may fall behind before it
+	// skips to a fresh keyframe (fanoutMaxLag).
+	fanoutMaxLagMin = time.Second
 )
+
+// fanoutMaxLag is how far behind its stream a fan-out may fall (the age of
+// the unit it is about to send, from Unit.Ingest) before it drops units up
+// to the next keyframe within that age: four times the send-lag limit,
+// and at least a second. A WebRTC viewer sent frames a second late is
+// already worse off than one that skips to the present: past capacity the
+// viewers see a freeze and resume live instead of all drifting seconds
+// behind (the send-lag guard meanwhile refuses newcomers and sheds).
+func fanoutMaxLag(lagLimit time.Duration) time.Duration {
+	return max(fanoutMaxLagMin, 4*lagLimit)
+}
 
 // liveFanout sends a stream's live units to every WebRTC viewer of it on
 // this server, from one goroutine with one media.Reader: a reader and a
@@ -38,9 +52,11 @@ const (
 // viewer for each unit. The streams are the ones viewers play, and the
 // Opus companions of their AAC audio (joinCompanion).
 // Sending never blocks on a viewer (UDP), so one viewer cannot hold up
-// the others; if the whole fan-out falls behind, its reader drops units
-// up to the next keyframe (and a keyframe is asked for), as a viewer's
-// own reader did.
+// the others. If the whole fan-out falls behind (the machine is past its
+// capacity), it skips: once the unit it is about to send is older than
+// maxLag it drops units up to a video keyframe younger than that (an
+// audio-only fan-out drops the old units), and asks for a keyframe; its
+// reader, whose queue holds seconds, does the same when it overflows.
 //
 // A viewer joins with the units since the last keyframe (the fan-out's
 // own GOP: exactly what it has delivered, so that nothing is missed or
@@ -54,6 +70,8 @@ type liveFanout struct {
 	chunk int // members served per goroutine (fanoutChunk)
 	r     *media.Reader
 	ended chan struct{} // closed when the stream ends (or the server closes)
+	// maxLag: past it the fan-out skips to a fresh keyframe (fanoutMaxLag).
+	maxLag time.Duration
 
 	mu       sync.Mutex // held while a unit is delivered
 	members  []*liveMember
@@ -106,7 +124,8 @@ func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Un
 		if err != nil {
 			return nil, nil, err
 		}
-		f = &liveFanout{st: st, key: m.pl.key, chunk: fanoutChunk, r: r, ended: make(chan struct{}), gop: st.NewGOP()}
+		f = &liveFanout{st: st, key: m.pl.key, chunk: fanoutChunk, r: r, ended: make(chan struct{}), gop: st.NewGOP(),
+			maxLag: fanoutMaxLag(s.cfg.LagLimit)}
 		if s.cfg.fanoutChunk > 0 {
 			f.chunk = s.cfg.fanoutChunk
 		}
@@ -170,7 +189,10 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 		s.mu.Unlock()
 		close(f.ended)
 	}()
-	var dropped uint64
+	var (
+		dropped  uint64
+		skipping bool
+	)
 	for {
 		u, err := f.r.Next(ctx)
 		if err != nil {
@@ -182,6 +204,28 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 			if f.hasVideo {
 				s.requestKeyframe(f.key)
 			}
+		}
+		stale := !u.Ingest.IsZero() && time.Since(u.Ingest) > f.maxLag
+		switch {
+		case skipping && !stale && f.gop.IsKey(u):
+			skipping = false
+		case skipping:
+			continue
+		case stale && f.hasVideo:
+			// Too far behind: skip to a fresh keyframe. Joiners meanwhile
+			// get no burst (their first frame is that keyframe).
+			skipping = true
+			s.fanoutSkips.Add(1)
+			s.log.Warn("WebRTC fan-out behind its stream: skipping to a fresh keyframe",
+				"stream", f.key, "behind", time.Since(u.Ingest).Round(time.Millisecond), "limit", f.maxLag)
+			f.mu.Lock()
+			f.gop.Clear()
+			f.mu.Unlock()
+			s.requestKeyframe(f.key)
+			continue
+		case stale:
+			s.fanoutSkips.Add(1)
+			continue // audio only: each frame stands alone
 		}
 		f.mu.Lock()
 		f.gop.Add(u)

@@ -127,3 +127,61 @@ func TestLiveMemberPendingOverflow(t *testing.T) {
 		t.Fatal("units kept after the overflow")
 	}
 }
+
+// TestLiveFanoutSkipsWhenBehind: units that reach the fan-out more than
+// fanoutMaxLag after they entered the server (a machine past its
+// capacity) are not sent; the fan-out skips them, stale keyframe
+// included, and resumes at the first fresh keyframe, so that its viewers
+// come back live instead of staying seconds behind.
+func TestLiveFanoutSkipsWhenBehind(t *testing.T) {
+	fx := loadH264Fixture(t, 4) // keyframes at frames 0, 30, 60, 90
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
+	defer st.Close()
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	s, hs := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, play)
+
+	write := func(from, to int, age time.Duration) {
+		for i := from; i < to; i++ {
+			u := fx.unit(i)
+			u.Ingest = time.Now().Add(-age)
+			st.Write(u)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	write(0, 10, 0)
+	v := newViewerClient(t)
+	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", v.pc)
+	waitConnected(t, v.pc)
+	waitFor(t, "the first frames", 10*time.Second, func() bool {
+		samples, _, _ := v.received()
+		return len(samples) > 0
+	})
+	const stale = 3 * time.Second
+	if l := fanoutMaxLag(s.cfg.LagLimit); l >= stale {
+		t.Fatalf("fanoutMaxLag = %v, the test's stale units are only %v old", l, stale)
+	}
+	write(10, 60, stale) // the fan-out is "behind": keyframe 30 is stale too
+	write(60, len(fx.aus), 0)
+	waitFor(t, "the last frames", 10*time.Second, func() bool {
+		samples, _, _ := v.received()
+		return len(samples) > 0 && isFrame(samples[len(samples)-1], fx.aus[len(fx.aus)-2])
+	})
+	samples, _, _ := v.received()
+	resumed := -1
+	for j, smp := range samples {
+		for i := 10; i < 60; i++ {
+			if isFrame(smp, fx.aus[i]) {
+				t.Fatalf("stale frame %d sent (sample %d)", i, j)
+			}
+		}
+		if resumed < 0 && isFrame(smp, fx.aus[60]) {
+			resumed = j
+		}
+	}
+	if resumed < 0 || !isFrame(samples[resumed-1], fx.aus[9]) {
+		t.Fatalf("did not resume at the fresh keyframe 60 right after frame 9 (resumed at sample %d of %d)", resumed, len(samples))
+	}
+	if n := s.Stats().FanoutSkips; n != 1 {
+		t.Errorf("FanoutSkips = %d, want 1 (one skip to a fresh keyframe)", n)
+	}
+}

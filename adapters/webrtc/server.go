@@ -50,6 +50,7 @@ type Server struct {
 	seq      uint64        // sessions registered, numbering them (newest: highest)
 
 	directViewers atomic.Uint64 // viewers sent on the direct path since start
+	fanoutSkips   atomic.Uint64 // times a fan-out fell fanoutMaxLag behind and skipped
 
 	closeOnce sync.Once
 }

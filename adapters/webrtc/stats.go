@@ -17,6 +17,10 @@ type Stats struct {
 	// DirectViewers counts the viewers sent on the direct SRTP path
 	// (srtpdirect.go) since start.
 	DirectViewers uint64
+	// FanoutSkips counts the times a fan-out fell so far behind its stream
+	// that it skipped to a fresh keyframe (a video fan-out) or dropped an
+	// old frame (an audio-only one) since start; see fanoutMaxLag.
+	FanoutSkips uint64
 }
 
 // Stats returns the server's admission figures.
@@ -24,5 +28,5 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.lagGuard
-	return Stats{Viewers: s.nViewers, SendLag: g.figure, RefusedByCPU: g.refusedCPU, RefusedByLag: g.refusedLag, Shed: g.shed, DirectViewers: s.directViewers.Load()}
+	return Stats{Viewers: s.nViewers, SendLag: g.figure, RefusedByCPU: g.refusedCPU, RefusedByLag: g.refusedLag, Shed: g.shed, DirectViewers: s.directViewers.Load(), FanoutSkips: s.fanoutSkips.Load()}
 }
