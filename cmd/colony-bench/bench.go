@@ -87,6 +87,11 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 	}
 
 	win := &window{}
+	var probe *segmentProbe
+	if b.targets.probes(st.Mode) {
+		probe = startSegmentProbe(ctx, b.targets.HLSRef, u)
+		defer probe.stop()
+	}
 	vctx, stopViewers := context.WithCancel(ctx)
 	defer stopViewers()
 	var wg sync.WaitGroup
@@ -132,6 +137,10 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 	// Let retransmissions of the last packets land, then stop the viewers.
 	sleepCtx(ctx, 300*time.Millisecond)
 	stopViewers()
+	if probe != nil {
+		probe.stop()
+		probe.fill(&res, win)
+	}
 	if !waitTimeout(&wg, 20*time.Second) {
 		b.log.Warn("viewers did not stop within 20 s", "mode", st.Mode)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ var errConfig = errors.New("bad configuration")
 type targets struct {
 	RTMP   string // publish URL; empty when someone else publishes
 	HLS    string // playlist URL, for hls and llhls
+	HLSRef string // reference playlist URL (the origin's) for the segment probe; empty: no probe
 	WHEP   string // WHEP endpoint
 	WS     string // Ant Media WebSocket URL
 	Stream string // stream id for ws; default: the last element of RTMP
@@ -52,6 +54,23 @@ func (t targets) playURL(mode string) (string, error) {
 			modeHLS: "hls", modeLLHLS: "hls", modeWHEP: "whep", modeWS: "ws"}[mode])
 	}
 	return u, nil
+}
+
+// check reports unusable target URLs that no run would reject on its own.
+func (t targets) check() error {
+	if t.HLSRef == "" {
+		return nil
+	}
+	u, err := url.Parse(t.HLSRef)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: --hls-ref %q: want an http(s) playlist URL", errConfig, t.HLSRef)
+	}
+	return nil
+}
+
+// probes reports whether a run of mode gets the segment probe.
+func (t targets) probes(mode string) bool {
+	return t.HLSRef != "" && (mode == modeHLS || mode == modeLLHLS)
 }
 
 func (t targets) streamID() string {

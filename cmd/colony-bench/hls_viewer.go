@@ -39,22 +39,9 @@ func (v *hlsViewer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	videoURL, audioURL := base, (*url.URL)(nil)
-	var media *playlist.Media
-	switch p := pl.(type) {
-	case *playlist.Media:
-		media = p
-	case *playlist.Multivariant:
-		if len(p.Variants) == 0 {
-			return errors.New("multivariant playlist without variants")
-		}
-		vr := p.Variants[0]
-		if videoURL, err = resolve(base, vr.URI); err != nil {
-			return err
-		}
-		if audioURL, err = audioRendition(base, p, vr); err != nil {
-			return err
-		}
+	videoURL, audioURL, media, err := pickVariant(base, pl)
+	if err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -93,6 +80,30 @@ func (v *hlsViewer) firstPlaylist(ctx context.Context, u *url.URL, buf *bytes.Bu
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// pickVariant returns what a player plays from the first playlist it got
+// from base: the media playlist itself (media set, videoURL base), or the
+// first variant of a multivariant playlist (media nil) and its separate
+// audio rendition, if any.
+func pickVariant(base *url.URL, pl playlist.Playlist) (videoURL, audioURL *url.URL, media *playlist.Media, err error) {
+	switch p := pl.(type) {
+	case *playlist.Media:
+		return base, nil, p, nil
+	case *playlist.Multivariant:
+		if len(p.Variants) == 0 {
+			return nil, nil, nil, errors.New("multivariant playlist without variants")
+		}
+		vr := p.Variants[0]
+		if videoURL, err = resolve(base, vr.URI); err != nil {
+			return nil, nil, nil, err
+		}
+		if audioURL, err = audioRendition(base, p, vr); err != nil {
+			return nil, nil, nil, err
+		}
+		return videoURL, audioURL, nil, nil
+	}
+	return nil, nil, nil, fmt.Errorf("playlist %s: %T", base, pl)
 }
 
 // audioRendition returns the URL of the variant's separate audio playlist,

@@ -31,6 +31,7 @@ func targetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "rtmp", Usage: "publish the clip to this `URL` (rtmp://HOST:PORT/APP/STREAM); omit if someone else publishes"},
 		&cli.StringFlag{Name: "hls", Usage: "HLS playlist `URL` (modes hls, llhls)"},
+		&cli.StringFlag{Name: "hls-ref", Usage: "reference HLS playlist `URL` of the same stream (e.g. the origin's when --hls is an edge's): hls and llhls runs also report how much later each segment is listed at --hls"},
 		&cli.StringFlag{Name: "whep", Usage: "WHEP endpoint `URL` (mode whep)"},
 		&cli.StringFlag{Name: "ws", Usage: "Ant Media WebSocket `URL`, ws://HOST:PORT/APP/websocket (mode ws)"},
 		&cli.StringFlag{Name: "stream", Usage: "stream `ID` for ws (default: the last element of --rtmp)"},
@@ -96,12 +97,15 @@ func runSteps(c *cli.Context, stdout, stderr io.Writer, steps []step) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	b := &bench{
-		targets: targets{RTMP: c.String("rtmp"), HLS: c.String("hls"), WHEP: c.String("whep"),
-			WS: c.String("ws"), Stream: c.String("stream")},
+		targets: targets{RTMP: c.String("rtmp"), HLS: c.String("hls"), HLSRef: c.String("hls-ref"),
+			WHEP: c.String("whep"), WS: c.String("ws"), Stream: c.String("stream")},
 		timing:    timing{Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Ramp: c.Duration("ramp")},
 		serverPID: c.Int("server-pid"),
 		label:     c.String("label"),
 		log:       log,
+	}
+	if err := b.targets.check(); err != nil {
+		return err
 	}
 	for _, st := range steps {
 		if st.Viewers < 1 {

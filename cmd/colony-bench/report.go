@@ -57,6 +57,13 @@ func writeTable(w io.Writer, rs []result) error {
 		}
 	}
 	for _, r := range rs {
+		if line := segmentLine(r); line != "" {
+			if _, err := fmt.Fprintln(w, line); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range rs {
 		for _, e := range r.Errors {
 			if _, err := fmt.Fprintf(w, "%s %s:%d: %s\n", r.Label, r.Mode, r.Viewers, e); err != nil {
 				return err
@@ -93,4 +100,24 @@ func readResults(r io.Reader) ([]result, error) {
 		out = append(out, res)
 	}
 	return out, sc.Err()
+}
+
+// segmentLine describes the segment probe's figures of r, if it ran.
+func segmentLine(r result) string {
+	if r.SegmentDelay == nil {
+		return ""
+	}
+	head := fmt.Sprintf("%s %s:%d: segments listed at the played URL", r.Label, r.Mode, r.Viewers)
+	counts := fmt.Sprintf("(%d matched, %d only at the reference, %d only at the played URL)",
+		r.SegmentsMatched, r.SegmentsRefOnly, r.SegmentsPlayedOnly)
+	var line string
+	if d := r.SegmentDelay; d.N > 0 {
+		line = fmt.Sprintf("%s %.1f ms p50 / %.1f p95 / %.1f max after the reference %s", head, d.P50, d.P95, d.Max, counts)
+	} else {
+		line = fmt.Sprintf("%s: none matched the reference %s", head, counts)
+	}
+	if r.SegmentProbeErr != "" {
+		line += "; " + r.SegmentProbeErr
+	}
+	return line
 }

@@ -71,19 +71,33 @@ type result struct {
 	Server    *procUsage       `json:"server,omitempty"`
 	Generator procUsage        `json:"generator"`
 	Errors    []string         `json:"errors,omitempty"` // first few distinct viewer errors
-	// ErrorCounts counts the viewers that failed by their error, numbers
-	// in it replaced by # (so that "CPU at 93%" and "CPU at 95%" count as
-	// one reason); at most maxErrorKinds kinds, the rest as "other".
+	// ErrorCounts counts the viewers that failed by their error, the
+	// numbers in its words replaced by # (so that "CPU at 93%" and "CPU
+	// at 95%" count as one reason; URLs are left alone); at most maxErrorKinds kinds, the rest as "other".
 	ErrorCounts map[string]int `json:"error_counts,omitempty"`
+
+	// The segment-availability probe (--hls-ref; hls and llhls runs):
+	// when each media segment was listed at the played URL minus when it
+	// was listed at the reference URL (the same stream at its origin),
+	// for the segments listed at the reference inside the window, matched
+	// by the stamp of their first video frame.
+	SegmentRef         string `json:"segment_ref_url,omitempty"`
+	SegmentDelay       *dist  `json:"segment_delay_ms,omitempty"`
+	SegmentsMatched    int    `json:"segments_matched,omitempty"`
+	SegmentsRefOnly    int    `json:"segments_ref_only,omitempty"`    // listed at the reference only
+	SegmentsPlayedOnly int    `json:"segments_played_only,omitempty"` // listed at the played URL only
+	SegmentProbeErr    string `json:"segment_probe_error,omitempty"`  // the first problem of each side
 }
 
 // maxErrorKinds bounds the distinct errors counted in a result.
 const maxErrorKinds = 10
 
-var digitRun = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+// numberWord is a number that starts a word (after a space): counts,
+// percentages and durations in a message, not the digits of its URLs.
+var numberWord = regexp.MustCompile(` [0-9]+(\.[0-9]+)?`)
 
 // errorKind is an error's message with its numbers replaced by #.
-func errorKind(msg string) string { return digitRun.ReplaceAllString(msg, "#") }
+func errorKind(msg string) string { return numberWord.ReplaceAllString(msg, " #") }
 
 type publisherResult struct {
 	VideoFrames int64   `json:"video_frames"`

@@ -17,7 +17,7 @@ func TestAggregateErrorCounts(t *testing.T) {
 	w.begin(start)
 	w.close(start.Add(time.Second))
 	refused := func(cpu int) error {
-		return fmt.Errorf("whep: %w", &statusError{Method: "POST", Code: 503, URL: "http://h/whep/s",
+		return fmt.Errorf("whep: %w", &statusError{Method: "POST", Code: 503, URL: "http://127.0.0.1:19080/whep/s",
 			Reason: fmt.Sprintf("CPU at %d%% of the cores, past the limit of 85%%, with %d WebRTC viewers", cpu, 150+cpu)})
 	}
 	var stats []*viewerStats
@@ -36,7 +36,7 @@ func TestAggregateErrorCounts(t *testing.T) {
 		t.Fatalf("failed = %d, want 4", r.Failed)
 	}
 	want := map[string]int{
-		"whep: POST http://h/whep/s: HTTP #: CPU at #% of the cores, past the limit of #%, with # WebRTC viewers": 3,
+		"whep: POST http://127.0.0.1:19080/whep/s: HTTP #: CPU at #% of the cores, past the limit of #%, with # WebRTC viewers": 3,
 		errConnFailed.Error(): 1,
 	}
 	if len(r.ErrorCounts) != len(want) {

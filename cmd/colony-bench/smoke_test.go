@@ -66,6 +66,7 @@ func TestSmokeMatrix(t *testing.T) {
 	stdout, stderr, err := runCLI(t, "matrix",
 		"--hls", target.url+"/hls/index.m3u8", "--whep", target.url+"/whep",
 		"--ws", strings.Replace(target.url, "http://", "ws://", 1)+"/ws", "--stream", "stream1",
+		"--hls-ref", target.url+"/hls/index.m3u8",
 		"--runs", "hls:1,llhls:1,whep:1,ws:1", "--duration", "2s", "--warmup", "1500ms", "--pause", "0s",
 		"--server-pid", fmt.Sprint(os.Getpid()), "--label", "fake", "--json")
 	if err != nil {
@@ -80,9 +81,11 @@ func TestSmokeMatrix(t *testing.T) {
 			t.Fatalf("result %d is %s/%s, want %s/fake", i, rs[i].Mode, rs[i].Label, mode)
 		}
 		checkResult(t, rs[i])
+		checkSegmentProbe(t, rs[i], 15)
 	}
 	if !strings.Contains(stderr, "lat p50") || !strings.Contains(stderr, "arrive p50") ||
-		!strings.Contains(stderr, "at the viewer's UDP socket") || strings.Count(stderr, "fake") != 4 {
+		!strings.Contains(stderr, "at the viewer's UDP socket") || strings.Count(stderr, "fake") != 6 ||
+		strings.Count(stderr, "segments listed at the played URL") != 2 {
 		t.Errorf("table missing from stderr:\n%s", stderr)
 	}
 	t.Logf("\n%s", stderr)
@@ -92,7 +95,7 @@ func TestSmokeMatrix(t *testing.T) {
 func TestSmokeMPEGTS(t *testing.T) {
 	target := newFakeTarget(t, gohlslib.MuxerVariantMPEGTS, 0)
 	stdout, stderr, err := runCLI(t, "run", "--mode", "hls", "--hls", target.url+"/hls/index.m3u8",
-		"--duration", "2s", "--warmup", "1s", "--server-pid", fmt.Sprint(os.Getpid()), "--json")
+		"--hls-ref", target.url+"/hls/index.m3u8", "--duration", "2s", "--warmup", "1s", "--server-pid", fmt.Sprint(os.Getpid()), "--json")
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr)
 	}
@@ -101,6 +104,25 @@ func TestSmokeMPEGTS(t *testing.T) {
 		t.Fatalf("%d results (%v) from:\n%s", len(rs), err, stdout)
 	}
 	checkResult(t, rs[0])
+	checkSegmentProbe(t, rs[0], 25) // polled (gohlslib's MPEG-TS playlists do not block): 10 ms a side
+}
+
+// checkSegmentProbe asserts that an HLS run with --hls-ref pointing at its
+// own playlist found each segment listed at both at the same moment (to
+// within maxMs), and that other runs have no probe.
+func checkSegmentProbe(t *testing.T, r result, maxMs float64) {
+	t.Helper()
+	if r.Mode != modeHLS && r.Mode != modeLLHLS {
+		if r.SegmentDelay != nil || r.SegmentRef != "" {
+			t.Errorf("%s: a segment probe: %+v", r.Mode, r.SegmentDelay)
+		}
+		return
+	}
+	if d := r.SegmentDelay; d == nil || d.N < 1 || d.N != r.SegmentsMatched || d.P50 < -maxMs || d.P50 > maxMs ||
+		r.SegmentProbeErr != "" {
+		t.Errorf("%s: segment delay %+v, %d matched, error %q: want segments listed at once at both",
+			r.Mode, d, r.SegmentsMatched, r.SegmentProbeErr)
+	}
 }
 
 // rtmpCatcher is a go-rtmp server handler that keeps what a publisher sends.

@@ -14,7 +14,12 @@
 # edge (about 6 minutes): a two-node cluster on FerretDB (origin 127.0.0.2,
 #   edge 127.0.0.3; needs bin/ferretdb from make ferretdb); the publisher
 #   on the origin, the viewers (HLS 1/200, LL-HLS 1/200, WHEP 1/100/200) on
-#   the edge, whose CPU and memory are measured. No nginx.
+#   the edge, whose CPU and memory are measured. No nginx. The HLS and
+#   LL-HLS runs also follow the origin's playlist (--hls-ref) to report how
+#   much later each segment is listed at the edge than at the origin
+#   ("segments listed at the played URL ... after the reference"), which
+#   the viewers' latency, with its +-40 ms from where their reloads fall,
+#   cannot show.
 # Environment: COLONY_BIN (default bin/colony, built if missing),
 # BENCH_BIN (default: bin/colony-bench, built afresh), OUT (results
 # directory, default a new one under /tmp), RUNS_COLONY,
@@ -119,6 +124,7 @@ if [ "$profile" = edge ]; then
 	"$bench_bin" matrix --label colony-edge --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" \
 		--rtmp "rtmp://127.0.0.2:1935/LiveApp/bench" \
 		--hls "http://127.0.0.3:5080/LiveApp/streams/bench.m3u8" \
+		--hls-ref "http://127.0.0.2:5080/LiveApp/streams/bench.m3u8" \
 		--whep "http://127.0.0.3:5080/LiveApp/whep/bench" \
 		--ws "ws://127.0.0.3:5080/LiveApp/websocket" >"$out/colony-edge.jsonl" || status=1
 	echo "== results in $out" >&2
