@@ -36,8 +36,8 @@ const (
 )
 
 // fanoutMaxLag is how far behind its stream a fan-out may fall (the age of
-// the unit it is about to send, from Unit.Ingest) before it drops units up
-// to the next keyframe within that age: four times the send-lag limit,
+// the unit it is about to send, from Unit.Ingest, above the least age it
+// has seen) before it drops units up to the next keyframe within that age: four times the send-lag limit,
 // and at least a second. A WebRTC viewer sent frames a second late is
 // already worse off than one that skips to the present: past capacity the
 // viewers see a freeze and resume live instead of all drifting seconds
@@ -71,7 +71,11 @@ type liveFanout struct {
 	r     *media.Reader
 	ended chan struct{} // closed when the stream ends (or the server closes)
 	// maxLag: past it the fan-out skips to a fresh keyframe (fanoutMaxLag).
+	// How far behind it is counts from floor, the least age of a unit it
+	// has taken: an edge's relay transit and the clock difference with the
+	// origin that stamped Unit.Ingest are not this node falling behind.
 	maxLag time.Duration
+	floor  lagFloor
 
 	mu       sync.Mutex // held while a unit is delivered
 	members  []*liveMember
@@ -143,6 +147,9 @@ func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Un
 				return nil, nil, err
 			}
 			f.gop.Add(u)
+			if !u.Ingest.IsZero() { // its newest sets the first floor
+				f.floor.lower(time.Since(u.Ingest))
+			}
 		}
 		s.fanouts[st] = f
 		s.wg.Add(1)
@@ -205,7 +212,12 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 				s.requestKeyframe(f.key)
 			}
 		}
-		stale := !u.Ingest.IsZero() && time.Since(u.Ingest) > f.maxLag
+		var behind time.Duration
+		if !u.Ingest.IsZero() {
+			raw := time.Since(u.Ingest)
+			behind = raw - f.floor.lower(raw)
+		}
+		stale := behind > f.maxLag
 		switch {
 		case skipping && !stale && f.gop.IsKey(u):
 			skipping = false
@@ -217,7 +229,7 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 			skipping = true
 			s.fanoutSkips.Add(1)
 			s.log.Warn("WebRTC fan-out behind its stream: skipping to a fresh keyframe",
-				"stream", f.key, "behind", time.Since(u.Ingest).Round(time.Millisecond), "limit", f.maxLag)
+				"stream", f.key, "behind", behind.Round(time.Millisecond), "limit", f.maxLag)
 			f.mu.Lock()
 			f.gop.Clear()
 			f.mu.Unlock()

@@ -132,8 +132,17 @@ func TestLiveMemberPendingOverflow(t *testing.T) {
 // fanoutMaxLag after they entered the server (a machine past its
 // capacity) are not sent; the fan-out skips them, stale keyframe
 // included, and resumes at the first fresh keyframe, so that its viewers
-// come back live instead of staying seconds behind.
+// come back live instead of staying seconds behind. Ingest times from a
+// clock far from this node's (an origin's, on an edge) are not lateness:
+// every unit here carries a constant offset, and only the stale ones are
+// skipped.
 func TestLiveFanoutSkipsWhenBehind(t *testing.T) {
+	for name, skew := range map[string]time.Duration{"same clock": 0, "origin clock 5 s behind": 5 * time.Second, "origin clock 5 s ahead": -5 * time.Second} {
+		t.Run(name, func(t *testing.T) { testLiveFanoutSkipsWhenBehind(t, skew) })
+	}
+}
+
+func testLiveFanoutSkipsWhenBehind(t *testing.T, skew time.Duration) {
 	fx := loadH264Fixture(t, 4) // keyframes at frames 0, 30, 60, 90
 	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
 	defer st.Close()
@@ -143,7 +152,7 @@ func TestLiveFanoutSkipsWhenBehind(t *testing.T) {
 	write := func(from, to int, age time.Duration) {
 		for i := from; i < to; i++ {
 			u := fx.unit(i)
-			u.Ingest = time.Now().Add(-age)
+			u.Ingest = time.Now().Add(-age - skew)
 			st.Write(u)
 			time.Sleep(5 * time.Millisecond)
 		}
