@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -43,29 +44,33 @@ func (f *follower) run(ctx context.Context, pl *playlist.Media) error {
 	return f.runClassic(ctx, pl)
 }
 
-// fetchPlaylist fetches the media playlist, with query added if not empty.
+// fetchPlaylist fetches the media playlist with the delivery directives
+// query (none when empty).
 func (f *follower) fetchPlaylist(ctx context.Context, query string) (*playlist.Media, error) {
-	u := *f.url
-	if query != "" {
-		if u.RawQuery != "" {
-			u.RawQuery += "&"
-		}
-		u.RawQuery += query
+	pl, n, err := getMediaPlaylist(ctx, f.v.client, f.url, query, &f.plBuf)
+	if n > 0 {
+		f.v.stats.received(time.Now(), n)
 	}
-	b, err := get(ctx, f.v.client, u.String(), &f.plBuf)
+	return pl, err
+}
+
+// getMediaPlaylist fetches the media playlist u with the LL-HLS delivery
+// directives dir in its query, in place of any it had (withDirectives),
+// and returns it and its size in bytes (0 when nothing was read).
+func getMediaPlaylist(ctx context.Context, c *http.Client, u *url.URL, dir string, buf *bytes.Buffer) (*playlist.Media, int, error) {
+	b, err := get(ctx, c, withDirectives(u, dir), buf)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	f.v.stats.received(time.Now(), len(b))
 	pl, err := playlist.Unmarshal(b)
 	if err != nil {
-		return nil, fmt.Errorf("playlist %s: %w", f.url, err)
+		return nil, len(b), fmt.Errorf("playlist %s: %w", u, err)
 	}
 	m, ok := pl.(*playlist.Media)
 	if !ok {
-		return nil, fmt.Errorf("playlist %s: not a media playlist", f.url)
+		return nil, len(b), fmt.Errorf("playlist %s: not a media playlist", u)
 	}
-	return m, nil
+	return m, len(b), nil
 }
 
 // loadInit fetches the init segment (fMP4) or picks the MPEG-TS parser.

@@ -232,7 +232,7 @@ func (s *probeSide) follow(ctx context.Context, jobs chan<- probeJob) error {
 				}
 			}
 			lastReq = time.Now()
-			np, err = probePlaylist(ctx, s.client, mediaURL, dir, &buf)
+			np, _, err = getMediaPlaylist(ctx, s.client, mediaURL, dir, &buf)
 			now = time.Now()
 			if err != nil {
 				if ctx.Err() != nil {
@@ -337,23 +337,6 @@ func withDirectives(u *url.URL, dir string) string {
 	w := *u
 	w.RawQuery = strings.Join(kept, "&")
 	return w.String()
-}
-
-// probePlaylist fetches a media playlist with the directives dir.
-func probePlaylist(ctx context.Context, c *http.Client, u *url.URL, dir string, buf *bytes.Buffer) (*playlist.Media, error) {
-	b, err := get(ctx, c, withDirectives(u, dir), buf)
-	if err != nil {
-		return nil, err
-	}
-	pl, err := playlist.Unmarshal(b)
-	if err != nil {
-		return nil, fmt.Errorf("playlist %s: %w", u, err)
-	}
-	m, ok := pl.(*playlist.Media)
-	if !ok {
-		return nil, fmt.Errorf("playlist %s: not a media playlist", u)
-	}
-	return m, nil
 }
 
 // loadInit fetches pl's init segment (EXT-X-MAP) and returns how to read
