@@ -3,6 +3,8 @@ package webrtc
 import (
 	"bytes"
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,5 +194,55 @@ func testLiveFanoutSkipsWhenBehind(t *testing.T, skew time.Duration) {
 	}
 	if n := s.Stats().FanoutSkips; n != 1 {
 		t.Errorf("FanoutSkips = %d, want 1 (one skip to a fresh keyframe)", n)
+	}
+}
+
+// TestLiveFanoutDropsStaleAudio: an audio-only fan-out (an Opus
+// companion) that falls behind drops each frame older than fanoutMaxLag
+// and goes on with the next fresh one: audio frames stand alone.
+func TestLiveFanoutDropsStaleAudio(t *testing.T) {
+	s, _ := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, fakePlayback{})
+	st := media.NewStream([]media.Track{{Codec: media.Opus, ClockRate: 48000, Channels: 2}}, media.StreamConfig{})
+	defer st.Close()
+	var (
+		mu  sync.Mutex
+		got []time.Duration
+	)
+	m := &liveMember{pl: &player{peer: &peer{key: testKey}}, live: true, anchored: true,
+		send: func(u *media.Unit, _ time.Duration) {
+			mu.Lock()
+			got = append(got, u.PTS)
+			mu.Unlock()
+		}}
+	f, _, err := s.join(st, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.leave(f, m)
+	const frame = 20 * time.Millisecond
+	for i := range 15 {
+		u := &media.Unit{Track: 0, PTS: time.Duration(i) * frame, DTS: time.Duration(i) * frame, Key: true, Data: []byte{0xfc, byte(i)}}
+		u.Ingest = time.Now()
+		if i >= 5 && i < 10 {
+			u.Ingest = u.Ingest.Add(-3 * time.Second) // the fan-out is "behind"
+		}
+		st.Write(u)
+	}
+	want := []time.Duration{0, 20, 40, 60, 80, 200, 220, 240, 260, 280}
+	for i := range want {
+		want[i] *= time.Millisecond
+	}
+	waitFor(t, "the fresh frames", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= len(want)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("sent %v, want %v (the stale frames 100-180 ms dropped, the rest in order)", got, want)
+	}
+	if n := s.Stats().FanoutSkips; n != 5 {
+		t.Errorf("FanoutSkips = %d, want 5 (one per stale frame)", n)
 	}
 }
