@@ -11,6 +11,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/stdnet"
 	pion "github.com/pion/webrtc/v4"
 )
 
@@ -173,6 +174,15 @@ func newAPI(cfg Config) (*apiKit, io.Closer, error) {
 			return nil, nil, fmt.Errorf("listen on UDP port %d (webrtc.udp_mux_port; another node on this host needs another port): %w", cfg.UDPMuxPort, err)
 		}
 		se.SetICEUDPMux(mux)
+		// Host candidates come from the mux's sockets, so the agents need
+		// no interface list of their own: one network, listed once, instead
+		// of a netlink dump for each PeerConnection.
+		n, err := stdnet.NewNet()
+		if err != nil {
+			_ = mux.Close()
+			return nil, nil, fmt.Errorf("list network interfaces: %w", err)
+		}
+		se.SetNet(n)
 		udp = mux
 		if !cfg.noDirect {
 			kit.direct = socks

@@ -126,7 +126,7 @@ func noPlay(context.Context, ports.PlayRequest) (*media.Stream, error) {
 }
 
 // newTestServer serves s on a loopback HTTP server. Both close at cleanup.
-func newTestServer(t *testing.T, cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, *httptest.Server) {
+func newTestServer(t testing.TB, cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, *httptest.Server) {
 	t.Helper()
 	cfg.IncludeLoopback = true
 	cfg.IPFilter = loopbackOnly
@@ -151,7 +151,7 @@ func newTestServer(t *testing.T, cfg Config, ingest ports.Ingest, play ports.Pla
 }
 
 // clientAPI is a pion client that, like Chromium, lists VP8 before H.264.
-func clientAPI(t *testing.T) *pion.API {
+func clientAPI(t testing.TB) *pion.API {
 	t.Helper()
 	me := &pion.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -174,7 +174,7 @@ func clientSettings() pion.SettingEngine {
 	return se
 }
 
-func newClientPC(t *testing.T) *pion.PeerConnection {
+func newClientPC(t testing.TB) *pion.PeerConnection {
 	t.Helper()
 	pc, err := clientAPI(t).NewPeerConnection(pion.Configuration{})
 	if err != nil {
@@ -185,7 +185,7 @@ func newClientPC(t *testing.T) *pion.PeerConnection {
 }
 
 // gatheredOffer makes an offer with every candidate in it.
-func gatheredOffer(t *testing.T, pc *pion.PeerConnection) string {
+func gatheredOffer(t testing.TB, pc *pion.PeerConnection) string {
 	t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {

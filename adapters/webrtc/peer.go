@@ -77,7 +77,11 @@ func (s *Server) newPeer(api *pion.API, key stream.Key, viewer bool, remoteAddr 
 	if api == nil {
 		api = s.api.shared
 	}
-	pc, err := api.NewPeerConnection(pion.Configuration{})
+	cert, err := s.certs.get()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(pion.Configuration{Certificates: []pion.Certificate{cert}})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}

@@ -28,6 +28,7 @@ type Server struct {
 	play   ports.Playback
 	api    *apiKit
 	udp    io.Closer
+	certs  *certSource // the DTLS certificate every new session uses
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -67,13 +68,17 @@ func New(cfg Config, ingest ports.Ingest, play ports.Playback) (*Server, error) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	certs, err := newCertSource(time.Now)
+	if err != nil {
+		return nil, err
+	}
 	api, udp, err := newAPI(cfg)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: cfg.Logger.With("proto", "webrtc"), ingest: ingest, play: play, api: api, udp: udp,
+		cfg: cfg, log: cfg.Logger.With("proto", "webrtc"), ingest: ingest, play: play, api: api, udp: udp, certs: certs,
 		ctx: ctx, cancel: cancel,
 		sessions: map[string]*peer{}, viewers: map[stream.Key]int{}, publishers: map[stream.Key]*publisher{},
 		frameCaches: map[frameKey]*frameCache{}, fanouts: map[*media.Stream]*liveFanout{},

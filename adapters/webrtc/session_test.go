@@ -14,7 +14,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 )
 
-func freeUDPPort(t *testing.T) int {
+func freeUDPPort(t testing.TB) int {
 	t.Helper()
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -26,14 +26,14 @@ func freeUDPPort(t *testing.T) int {
 
 // TestDeleteAndStreamEndEndViewers plays over the single-port UDP mux: a
 // DELETE ends one viewer, the end of the stream the other, and the viewer
-// count follows.
+// count follows. Both sessions use the node's one DTLS certificate.
 func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 	st := h264Stream(t, loadH264Fixture(t, 1))
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
 	port := freeUDPPort(t)
 	s, hs := newTestServer(t, Config{UDPMuxPort: port}, fakeIngest{publish: noPublish}, play)
 
-	var locations []string
+	var locations, fingerprints []string
 	var viewers []*viewerClient
 	for range 2 {
 		v := newViewerClient(t)
@@ -49,6 +49,10 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 		}
 		locations = append(locations, resp.Header.Get("Location"))
 		viewers = append(viewers, v)
+		fingerprints = append(fingerprints, sdpLine(answer, "a=fingerprint:"))
+	}
+	if fingerprints[0] == "" || fingerprints[0] != fingerprints[1] {
+		t.Fatalf("answers' certificate fingerprints %q, want one and the same", fingerprints)
 	}
 	for _, v := range viewers {
 		waitConnected(t, v.pc)
@@ -104,3 +108,13 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 }
 
 func itoaPort(p int) string { return strconv.Itoa(p) }
+
+// sdpLine returns the first line of desc that starts with prefix, or "".
+func sdpLine(desc, prefix string) string {
+	for line := range strings.Lines(desc) {
+		if strings.HasPrefix(line, prefix) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
