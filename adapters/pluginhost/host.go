@@ -21,7 +21,7 @@ type Host struct {
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // sessions
+	wg     sync.WaitGroup // sessions, Prepare
 
 	resolveMu sync.Mutex // one lazy Select at a time
 
@@ -33,7 +33,8 @@ type Host struct {
 	closed   bool
 }
 
-// New returns a host for the plugins in cfg.Dir. It starts nothing.
+// New returns a host for the plugins in cfg.Dir. It starts nothing:
+// Prepare, Select or the first session selects the plugin.
 func New(cfg Config) (*Host, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -195,6 +196,29 @@ func (h *Host) selectAuto(ctx context.Context) (string, error) {
 	h.log.Info("transcoder plugin selected", "plugin", software, "why", "no GPU plugin passed its probe",
 		"skipped", strings.Join(why, "; "))
 	return software, h.Swap(software)
+}
+
+// Prepare selects Config.Plugin now, in a goroutine the host owns (Close
+// stops and waits for it), so that the first session does not wait for
+// the probes. Auto probes every plugin, starting each and an ffmpeg test
+// encode: about a second, and a burst of CPU that would otherwise land on
+// the first viewer or publisher to need a transcoder, and on everyone
+// joining beside it. A selection that fails is logged, and the first
+// session tries again.
+func (h *Host) Prepare() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	go func() {
+		defer h.wg.Done()
+		if _, err := h.resolve(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Warn("no transcoder plugin selected at start-up: the first session tries again", "err", err)
+		}
+	}()
 }
 
 // resolve returns the plugin for a new session, selecting Config.Plugin

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestListFindsPlugins(t *testing.T) {
@@ -68,6 +69,57 @@ func TestProbeGPUPluginsFailHereAndAutoSelectsFFmpeg(t *testing.T) {
 	if _, err := h.Select(ctx, "nope"); !errors.Is(err, ErrUnknownPlugin) {
 		t.Fatalf("Select(nope) = %v, want ErrUnknownPlugin", err)
 	}
+}
+
+// TestPrepare selects in the background: Current is set without a
+// session, for Auto and for a plugin named, and a selection that cannot
+// succeed is logged and left to the first session.
+func TestPrepare(t *testing.T) {
+	for _, tc := range []struct {
+		which, plugin, want, log string
+	}{
+		{"real", Auto, "ffmpeg", "transcoder plugin selected"},
+		{"real", "ffmpeg", "ffmpeg", "configured by name, probe passed"},
+		{"real", "qsv", "", "no transcoder plugin selected at start-up"},
+	} {
+		t.Run(tc.plugin, func(t *testing.T) {
+			if m, _ := filepath.Glob("/dev/nvidia[0-9]*"); len(m) > 0 && tc.plugin == Auto {
+				tc.want = "" // nvenc may pass
+			}
+			log, logs := testLogger(t)
+			h, err := New(Config{Dir: pluginDir(t, tc.which), Plugin: tc.plugin, Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			if h.Current() != "" {
+				t.Fatalf("Current = %q before Prepare", h.Current())
+			}
+			h.Prepare()
+			deadline := time.Now().Add(30 * time.Second)
+			for !logs.Contains(tc.log) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no %q in the log after Prepare:\n%s", tc.log, logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got := h.Current(); tc.want != "" && got != tc.want {
+				t.Fatalf("Current = %q after Prepare, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPrepareThenClose: Close during the start-up selection stops it and
+// waits for it (goleak checks the package's goroutines).
+func TestPrepareThenClose(t *testing.T) {
+	h, _ := newHost(t, "real", Config{Plugin: Auto})
+	h.Prepare()
+	time.Sleep(50 * time.Millisecond)
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h.Prepare() // after Close: nothing starts
 }
 
 func TestChecksumPin(t *testing.T) {

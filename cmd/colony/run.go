@@ -172,6 +172,9 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var pluginREST rest.Plugins
 	if plugins != nil {
 		defer plugins.Close() // after the engine has ended its transcoding
+		// Probe and select the plugin now, not when the first viewer or
+		// publisher needs it.
+		plugins.Prepare()
 		deps.Transcoder, deps.AudioBridge = plugins, plugins
 		deps.Ladder = ladders(cfg, store, settings)
 		pluginREST = pluginAPI{h: plugins, dir: pluginsDir}
