@@ -144,7 +144,13 @@ func newAPI(cfg Config) (*apiKit, io.Closer, error) {
 	}
 
 	se := pion.SettingEngine{LoggerFactory: slogFactory{cfg.Logger}}
-	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	// No keepalive checks of the server's own (pion pings every selected
+	// pair every 2 s by default): media, RTCP and the browser's consent
+	// checks (every few seconds) keep the pair and NAT mappings alive and
+	// tell the server the peer is there; a peer that goes quiet is still
+	// dropped after the timeouts. At 200 viewers the pings were 100 timer
+	// wake-ups and 100 replies a second.
+	se.SetICETimeouts(5*time.Second, 10*time.Second, 0)
 	// pion's default SRTP replay window (64 packets) rejects a NACK
 	// retransmission that arrives after 64 newer packets, which a burst or
 	// a long round trip easily causes; libwebrtc keeps 1024.
