@@ -67,7 +67,7 @@ web: ## refresh the dashboard's vendored hls.js from npm (web/package-lock.json)
 
 bench: build ## Go benchmarks of the hot paths, then the short load matrix against colony and nginx-rtmp (under 5 min)
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
-	$(GO) test -run '^$$' -bench 'BenchmarkServe|BenchmarkViewerFrame' -benchmem ./adapters/hls ./adapters/webrtc
+	$(GO) test -run '^$$' -bench 'BenchmarkServe|BenchmarkViewerFrame|BenchmarkWHEPAnswer' -benchmem ./adapters/hls ./adapters/webrtc
 	command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-rtmp >/dev/null)
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh short
