@@ -84,14 +84,8 @@ func BenchmarkWHEPAnswer(b *testing.B) {
 		if resp.StatusCode != http.StatusCreated {
 			b.Fatalf("POST = %d", resp.StatusCode)
 		}
-		req, err := http.NewRequest(http.MethodDelete, hs.URL+resp.Header.Get("Location"), nil)
-		if err != nil {
-			b.Fatal(err)
+		if code := deleteSession(b, hs.URL+resp.Header.Get("Location")); code != http.StatusOK {
+			b.Fatalf("DELETE = %d", code)
 		}
-		del, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		del.Body.Close()
 	}
 }

@@ -218,6 +218,22 @@ func postSDP(t *testing.T, url, offer string) (*http.Response, string) {
 	return resp, string(body)
 }
 
+// deleteSession sends DELETE to url (a session's Location) and returns
+// the status.
+func deleteSession(t testing.TB, url string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func waitConnected(t *testing.T, pc *pion.PeerConnection) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -75,17 +75,8 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 		t.Fatalf("DirectViewers = %d, want 2", n)
 	}
 
-	req, err := http.NewRequest(http.MethodDelete, hs.URL+locations[0], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("DELETE = %d", resp.StatusCode)
+	if code := deleteSession(t, hs.URL+locations[0]); code != http.StatusOK {
+		t.Fatalf("DELETE = %d", code)
 	}
 	if n := s.Viewers(testKey); n != 1 {
 		t.Fatalf("Viewers after DELETE = %d, want 1", n)
@@ -94,13 +85,8 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 		t.Fatalf("viewers in the fan-out after DELETE = %d, want 1", n)
 	}
 	// A second DELETE finds nothing.
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("second DELETE = %d, want 404", resp.StatusCode)
+	if code := deleteSession(t, hs.URL+locations[0]); code != http.StatusNotFound {
+		t.Fatalf("second DELETE = %d, want 404", code)
 	}
 
 	st.Close()

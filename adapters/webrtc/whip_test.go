@@ -296,17 +296,8 @@ func TestWHIPPublishesH264AndOpus(t *testing.T) {
 	waitFor(t, "a receiver report", 5*time.Second, func() bool { return c.rrs.Load() > 0 })
 
 	// DELETE ends the publication normally.
-	del, err := http.NewRequest(http.MethodDelete, hs.URL+resp.Header.Get("Location"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dresp, err := http.DefaultClient.Do(del)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dresp.Body.Close()
-	if dresp.StatusCode != http.StatusOK {
-		t.Fatalf("DELETE = %d", dresp.StatusCode)
+	if code := deleteSession(t, hs.URL+resp.Header.Get("Location")); code != http.StatusOK {
+		t.Fatalf("DELETE = %d", code)
 	}
 	select {
 	case err := <-pub.ended:

@@ -91,11 +91,24 @@ func TestClusterEdgePull(t *testing.T) {
 	edge1 := c.node("edge1", "edge", "127.0.0.3")
 	edge2 := c.node("edge2", "edge", "127.0.0.4")
 
-	nodes := clusterNodes(t, edge1)
-	for id, role := range map[string]string{"origin1": "origin", "edge1": "edge", "edge2": "edge"} {
-		if nodes[id].Status != "alive" || nodes[id].Role != role {
-			t.Fatalf("cluster nodes = %+v", nodes)
+	// A node registers itself once it is up (its HTTP port answers a
+	// moment before, and a registry that is down does not stop it), so
+	// the list is read until every node is in it.
+	var nodes map[string]clusterNodeJSON
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nodes = clusterNodes(t, edge1)
+		all := true
+		for id, role := range map[string]string{"origin1": "origin", "edge1": "edge", "edge2": "edge"} {
+			all = all && nodes[id].Status == "alive" && nodes[id].Role == role
 		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster nodes after 10 s = %+v", nodes)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	var count struct{ Number int }
 	getJSON(t, origin.HTTP+"/rest/v2/cluster/node-count", &count)
