@@ -148,8 +148,8 @@ func newAPI(cfg Config) (*apiKit, io.Closer, error) {
 	// pair every 2 s by default): media, RTCP and the browser's consent
 	// checks (every few seconds) keep the pair and NAT mappings alive and
 	// tell the server the peer is there; a peer that goes quiet is still
-	// dropped after the timeouts. At 200 viewers the pings were 100 timer
-	// wake-ups and 100 replies a second.
+	// dropped after the timeouts. At 200 viewers the pings were 100
+	// requests and 100 replies a second.
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 0)
 	// pion's default SRTP replay window (64 packets) rejects a NACK
 	// retransmission that arrives after 64 newer packets, which a burst or
