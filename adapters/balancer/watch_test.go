@@ -1,7 +1,6 @@
 package balancer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/colony-live/colony/core/node"
+	"github.com/colony-live/colony/internal/syncbuf"
 )
 
 // fakeRegistry is a NodeLister whose answer the test sets.
@@ -280,7 +280,7 @@ func TestWatcherLeavesAnUpToDateFileAlone(t *testing.T) {
 }
 
 func TestWatcherRunLogsEachFailureOnce(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	r := newRig(t)
 	r.w.log = slog.New(slog.NewTextHandler(&logs, nil))
 	r.reg.set(nil, nil)
@@ -299,23 +299,6 @@ func TestWatcherRunLogsEachFailureOnce(t *testing.T) {
 		t.Fatalf("the same failure was logged %d times:\n%s", n, logs.String())
 	}
 	r.expectRender(t, threeNodes())
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func waitUntil(t *testing.T, cond func() bool) {

@@ -1,7 +1,6 @@
 package hls
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"regexp"
@@ -11,25 +10,8 @@ import (
 	"time"
 
 	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var partDurRe = regexp.MustCompile(`#EXT-X-PART:DURATION=([0-9.]+)`)
 
@@ -39,7 +21,7 @@ var partDurRe = regexp.MustCompile(`#EXT-X-PART:DURATION=([0-9.]+)`)
 // playlist on it stays one value (a change is an error to iOS players),
 // and every part listed fits under it.
 func TestPartTargetSteadyWithRTMPTimestamps(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ts := newTestServer(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	key := mustKey(t, "LiveApp", "msts")
 	c := testClip(t)

@@ -1,18 +1,17 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/colony-live/colony/internal/syncbuf"
 	"go.uber.org/goleak"
 )
 
@@ -93,29 +92,9 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o755)
 }
 
-// logBuffer collects a test's log; it is printed if the test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) Contains(s string) bool { return strings.Contains(b.String(), s) }
-
-func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
+func testLogger(t *testing.T) (*slog.Logger, *syncbuf.Buffer) {
 	t.Helper()
-	lb := &logBuffer{}
+	lb := &syncbuf.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log:\n%s", lb.String())
@@ -125,7 +104,7 @@ func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
 }
 
 // newHost returns a host on plugin directory which, closed at cleanup.
-func newHost(t *testing.T, which string, cfg Config) (*Host, *logBuffer) {
+func newHost(t *testing.T, which string, cfg Config) (*Host, *syncbuf.Buffer) {
 	t.Helper()
 	log, lb := testLogger(t)
 	cfg.Dir = pluginDir(t, which)

@@ -153,6 +153,12 @@ func newTestServer(t testing.TB, cfg Config, ingest ports.Ingest, play ports.Pla
 // clientAPI is a pion client that, like Chromium, lists VP8 before H.264.
 func clientAPI(t testing.TB) *pion.API {
 	t.Helper()
+	return clientAPIWith(t, clientSettings())
+}
+
+// clientAPIWith is clientAPI with settings se.
+func clientAPIWith(t testing.TB, se pion.SettingEngine) *pion.API {
+	t.Helper()
 	me := &pion.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -161,7 +167,7 @@ func clientAPI(t testing.TB) *pion.API {
 	if err := pion.RegisterDefaultInterceptors(me, ir); err != nil {
 		t.Fatal(err)
 	}
-	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(clientSettings()))
+	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
 }
 
 // clientSettings are a test client's: IPv4 loopback only, no mDNS.

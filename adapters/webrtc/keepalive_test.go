@@ -79,11 +79,7 @@ func TestServerSendsNoKeepalives(t *testing.T) {
 	var requests atomic.Int64
 	se := clientSettings()
 	se.SetNet(stunCountNet{Net: n, requests: &requests})
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
+	pc, err := clientAPIWith(t, se).NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}

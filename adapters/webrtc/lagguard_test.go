@@ -1,7 +1,6 @@
 package webrtc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +9,11 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/internal/syncbuf"
 	"github.com/colony-live/colony/ports"
 )
 
@@ -130,24 +129,6 @@ func TestServerLag(t *testing.T) {
 	}
 }
 
-// logBuffer collects log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newLagServer is a server without the guard's ticker: the test sets the
 // limit and drives checkLag with its own clock.
 func newLagServer(t *testing.T, limit time.Duration, log *slog.Logger, play ports.Playback) (*Server, *httptest.Server) {
@@ -235,7 +216,7 @@ func TestLagShedding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs logBuffer
+			var logs syncbuf.Buffer
 			s, _ := newLagServer(t, limit, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 			pls := addFakeViewers(t, s, tt.n)
 			t0 := time.Unix(1000, 0)
@@ -275,7 +256,7 @@ func TestLagShedding(t *testing.T) {
 // The first round of TestLagShedding's sustained lag: 2 shed of 20, at
 // the newest, with the counts in the warning.
 func TestLagSheddingLog(t *testing.T) {
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	s, _ := newLagServer(t, 200*time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	pls := addFakeViewers(t, s, 20)
 	t0 := time.Unix(1000, 0)

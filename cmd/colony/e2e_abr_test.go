@@ -37,8 +37,9 @@ const abrLadderJSON = `{"encoderSettings":[
 // abrTargets are the video bitrates of the rungs that apply, by height.
 var abrTargets = map[int]int{480: 800_000, 240: 300_000}
 
-// TestABR: renditions of an app ladder in {id}_adaptive.m3u8 (no upscale),
-// their sizes, bitrates and aligned keyframes; a plugin SIGKILLed
+// TestABR: the plugin selected at start-up; renditions of an app ladder
+// in {id}_adaptive.m3u8 (no upscale), their sizes, bitrates and aligned
+// keyframes; a plugin SIGKILLed
 // mid-stream leaves the source playing and its renditions come back; a
 // swap under a live stream; the plugins CLI and REST endpoints.
 func TestABR(t *testing.T) {
@@ -46,6 +47,15 @@ func TestABR(t *testing.T) {
 	abrPluginsCLI(t, dir)
 
 	n := startNode(t, "abr", nodeOpts{config: fmt.Sprintf("transcoder:\n  plugin: auto\n  plugin_dir: %q\n", dir)})
+	// The node probes and selects its plugin at start-up, before any
+	// stream needs it (pluginhost.Host.Prepare).
+	selectedBy := time.Now().Add(15 * time.Second)
+	for !strings.Contains(n.log.String(), `msg="transcoder plugin selected"`) {
+		if time.Now().After(selectedBy) {
+			t.Fatalf("no plugin selected 15 s after start-up:\n%s", abrGrep(n.log.String(), "transcoder plugin"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	abrPut(t, n.HTTP+"/rest/v2/applications/settings/LiveApp", abrLadderJSON, 200)
 	publish(t, n.RTMP+"/LiveApp/abr1")
 	base := n.HTTP + "/LiveApp/streams/"

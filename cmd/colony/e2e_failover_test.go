@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/colony-live/colony/internal/syncbuf"
 )
 
 // frameWatch plays an HLS url with a real player (ffmpeg's HLS demuxer,
@@ -30,7 +32,7 @@ func watchFrames(t *testing.T, url string) *frameWatch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr logBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

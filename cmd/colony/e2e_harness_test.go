@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,10 +15,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/colony-live/colony/internal/syncbuf"
 )
 
 // The end-to-end suite runs real colony processes (COLONY_BIN), real ffmpeg
@@ -68,24 +68,6 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// logBuffer collects a process's output for failure reports.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // colonyNode is a running colony process.
 type colonyNode struct {
 	t        *testing.T
@@ -97,7 +79,7 @@ type colonyNode struct {
 	dataDir  string
 	args     []string
 	cmd      *exec.Cmd
-	log      *logBuffer
+	log      *syncbuf.Buffer
 	exited   chan struct{}
 	exitErr  error
 }
@@ -147,7 +129,7 @@ func startNode(t *testing.T, name string, o nodeOpts) *colonyNode {
 
 func (n *colonyNode) start() {
 	n.t.Helper()
-	n.log = &logBuffer{}
+	n.log = &syncbuf.Buffer{}
 	n.cmd = exec.Command(colonyBin(n.t), n.args...)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	n.exited = make(chan struct{})
@@ -231,7 +213,7 @@ func getJSON(t *testing.T, url string, v any) *http.Response {
 // publisher is a running ffmpeg RTMP publisher.
 type publisher struct {
 	cmd    *exec.Cmd
-	log    *logBuffer
+	log    *syncbuf.Buffer
 	exited chan struct{}
 	err    error
 }
@@ -241,7 +223,7 @@ func publish(t *testing.T, url string, extra ...string) *publisher {
 	t.Helper()
 	args := append([]string{"-hide_banner", "-loglevel", "warning", "-re", "-stream_loop", "-1", "-i", clipPath(t), "-c", "copy"}, extra...)
 	args = append(args, "-f", "flv", url)
-	p := &publisher{log: &logBuffer{}, exited: make(chan struct{})}
+	p := &publisher{log: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command("ffmpeg", args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/colony-live/colony/internal/syncbuf"
 )
 
 // balancerProc is a running nginx or HAProxy with its own prefix.
@@ -25,7 +27,7 @@ type balancerProc struct {
 	HTTP, RTMP         string // http://127.0.0.1:port, rtmp://127.0.0.1:port
 	flags              []string
 	cmd                *exec.Cmd
-	log                *logBuffer
+	log                *syncbuf.Buffer
 	exited             chan struct{}
 }
 
@@ -94,7 +96,7 @@ func (b *balancerProc) start(t *testing.T) {
 	if b.kind == "nginx" {
 		args = []string{"-p", b.prefix, "-c", b.conf, "-e", filepath.Join(b.prefix, "error.log"), "-g", "daemon off;"}
 	}
-	b.log, b.exited = &logBuffer{}, make(chan struct{})
+	b.log, b.exited = &syncbuf.Buffer{}, make(chan struct{})
 	b.cmd = exec.Command(lbBinary(t, b.kind), args...)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	if err := b.cmd.Start(); err != nil {
@@ -271,9 +273,9 @@ func freshViewers(url string, n int) ([]string, error) {
 
 // startLBWatch runs `colony lb watch` for b (polling every 500 ms) until
 // the test ends, and returns its log.
-func startLBWatch(t *testing.T, b *balancerProc) *logBuffer {
+func startLBWatch(t *testing.T, b *balancerProc) *syncbuf.Buffer {
 	t.Helper()
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	cmd := exec.Command(colonyBin(t), append(append([]string{"lb", "watch"}, b.flags...), "--out", b.conf, "--every", "500ms")...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/colony-live/colony/internal/syncbuf"
 )
 
 // auIndex maps the pictures of a source to their index.
@@ -88,7 +90,7 @@ func TestPublishAndPlay(t *testing.T) {
 	}
 
 	var whep collector
-	var rec lockedBuffer // written by the player's track goroutine while the test reads it
+	var rec syncbuf.Buffer // written by the player's track goroutine while the test reads it
 	pl, err := Play(ctx, hs.URL+"/LiveApp/whep/cam1", PlayOptions{OnAccessUnit: whep.add, Record: &rec})
 	if err != nil {
 		t.Fatal(err)
@@ -137,25 +139,6 @@ func TestPublishAndPlay(t *testing.T) {
 	if err := wpl.Err(); !errors.Is(err, ErrPeerGone) {
 		t.Fatalf("WebSocket viewer ended with %v, want ErrPeerGone", err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Bytes returns a copy of what was written so far.
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }
 
 func TestPublishEndsWithTheSource(t *testing.T) {
