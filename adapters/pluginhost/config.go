@@ -47,6 +47,12 @@ type Config struct {
 	// DrainTimeout bounds how long a replaced plugin may take to flush its
 	// last GOP after a Swap (default 5 s).
 	DrainTimeout time.Duration
+	// OpusFrame is the duration of each Opus packet the audio bridge makes
+	// for WebRTC viewers: 10, 20 (the default, what browsers send), 40 or
+	// 60 ms. Every packet goes to every viewer, so 40 ms halves the
+	// audio's packets (and the server's work for them) and adds 20 ms to
+	// the audio's latency.
+	OpusFrame time.Duration
 	// Managed registers every plugin client with go-plugin, so that
 	// plugin.CleanupClients() kills them too. Off by default: Close already
 	// kills every plugin the host started, and go-plugin never forgets a
@@ -68,6 +74,13 @@ func (c Config) withDefaults() (Config, error) {
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
 			return c, fmt.Errorf("pluginhost: checksum of plugin %q is not a hex SHA-256", name)
 		}
+	}
+	switch c.OpusFrame {
+	case 0:
+		c.OpusFrame = 20 * time.Millisecond
+	case 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond:
+	default:
+		return c, fmt.Errorf("pluginhost: an Opus frame of %v (want 10, 20, 40 or 60 ms)", c.OpusFrame)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

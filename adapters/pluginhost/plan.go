@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/colony-live/colony/core/codec"
 	"github.com/colony-live/colony/core/media"
@@ -138,7 +139,7 @@ func planLadder(tracks []media.Track, ladder []stream.Rendition) (*plan, error) 
 
 // planBridge feeds only the source's audio and asks for one audio-only
 // rendition in codec to.
-func planBridge(tracks []media.Track, to media.Codec, bitrate int) (*plan, error) {
+func planBridge(tracks []media.Track, to media.Codec, bitrate int, opusFrame time.Duration) (*plan, error) {
 	if to != media.Opus && to != media.AAC {
 		return nil, fmt.Errorf("%w: cannot bridge audio to %s", ErrUnsupportedSource, to)
 	}
@@ -149,6 +150,10 @@ func planBridge(tracks []media.Track, to media.Codec, bitrate int) (*plan, error
 	p := newPlan(tracks, audio)
 	name := strings.ToLower(string(to))
 	p.renditions = []ports.Rendition{{Name: name, Rung: stream.Rendition{AudioBitrate: bitrate}}}
-	p.rungs = []*transcoderv1.Rung{{Name: name, AudioCodec: string(to), AudioBitrate: uint32(max(bitrate, 0))}}
+	r := &transcoderv1.Rung{Name: name, AudioCodec: string(to), AudioBitrate: uint32(max(bitrate, 0))}
+	if to == media.Opus {
+		r.AudioFrameMs = uint32(opusFrame / time.Millisecond)
+	}
+	p.rungs = []*transcoderv1.Rung{r}
 	return p, nil
 }

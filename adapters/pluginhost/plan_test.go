@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/core/stream"
@@ -72,16 +73,17 @@ func TestPlanBridge(t *testing.T) {
 		tracks  []media.Track
 		to      media.Codec
 		wire    []int
+		frameMS uint32 // the rung's Opus packet duration
 		wantErr error
 	}{
-		{"aac to opus", []media.Track{v, {Codec: media.AAC}}, media.Opus, []int{-1, 0}, nil},
-		{"opus to aac", []media.Track{{Codec: media.Opus}, v}, media.AAC, []int{0, -1}, nil},
-		{"no audio", []media.Track{v}, media.Opus, nil, ErrUnsupportedSource},
-		{"to VP8", []media.Track{{Codec: media.AAC}}, media.VP8, nil, ErrUnsupportedSource},
+		{"aac to opus", []media.Track{v, {Codec: media.AAC}}, media.Opus, []int{-1, 0}, 40, nil},
+		{"opus to aac", []media.Track{{Codec: media.Opus}, v}, media.AAC, []int{0, -1}, 0, nil},
+		{"no audio", []media.Track{v}, media.Opus, nil, 0, ErrUnsupportedSource},
+		{"to VP8", []media.Track{{Codec: media.AAC}}, media.VP8, nil, 0, ErrUnsupportedSource},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := planBridge(tt.tracks, tt.to, 32_000)
+			p, err := planBridge(tt.tracks, tt.to, 32_000, 40*time.Millisecond)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
@@ -89,7 +91,7 @@ func TestPlanBridge(t *testing.T) {
 				return
 			}
 			if !slices.Equal(p.wire, tt.wire) || p.video != -1 || len(p.rungs) != 1 || p.rungs[0].Height != 0 ||
-				p.rungs[0].AudioCodec != string(tt.to) || p.rungs[0].AudioBitrate != 32_000 {
+				p.rungs[0].AudioCodec != string(tt.to) || p.rungs[0].AudioBitrate != 32_000 || p.rungs[0].AudioFrameMs != tt.frameMS {
 				t.Fatalf("plan = %+v, rungs %v", p, p.rungs)
 			}
 			if !p.resumePoint(&media.Unit{Track: p.wire[0]}) {

@@ -181,3 +181,24 @@ func TestConfigRejectsBadPins(t *testing.T) {
 		t.Fatalf("unknown configured plugin: %v, want ErrUnknownPlugin", err)
 	}
 }
+
+func TestConfigOpusFrame(t *testing.T) {
+	tests := []struct {
+		in, want time.Duration
+		ok       bool
+	}{
+		{0, 20 * time.Millisecond, true},
+		{10 * time.Millisecond, 10 * time.Millisecond, true},
+		{40 * time.Millisecond, 40 * time.Millisecond, true},
+		{60 * time.Millisecond, 60 * time.Millisecond, true},
+		{30 * time.Millisecond, 0, false},
+		{120 * time.Millisecond, 0, false},
+		{-time.Millisecond, 0, false},
+	}
+	for _, tt := range tests {
+		c, err := Config{Dir: "x", OpusFrame: tt.in}.withDefaults()
+		if (err == nil) != tt.ok || (tt.ok && c.OpusFrame != tt.want) {
+			t.Errorf("OpusFrame %v: got %v, %v; want %v (accepted: %v)", tt.in, c.OpusFrame, err, tt.want, tt.ok)
+		}
+	}
+}

@@ -72,6 +72,11 @@ type TranscoderConfig struct {
 	// executable (colony plugins list prints it); a pinned plugin whose
 	// file differs is not started.
 	Checksums map[string]string `yaml:"checksums"`
+	// OpusFrameMS is the duration of each Opus packet made from AAC audio
+	// for WebRTC viewers: 10, 20 (the default), 40 or 60. Longer packets
+	// mean fewer to send to every viewer (40 halves the audio's packets)
+	// and add as many milliseconds to the audio's latency.
+	OpusFrameMS int `yaml:"opus_frame_ms"`
 }
 
 // RungConfig is one rung of an ABR ladder.

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/colony-live/colony/adapters/pluginhost"
 )
 
 func TestEditConfigKeepsTheRest(t *testing.T) {
@@ -153,4 +156,47 @@ func TestLoadConfigRuntimeDefaults(t *testing.T) {
 			t.Fatal("governor started although GOMAXPROCS is set")
 		}
 	})
+}
+
+func TestTranscoderOpusFrame(t *testing.T) {
+	tests := []struct {
+		name, file string
+		want       time.Duration // the plugin host's setting (0: its default, 20 ms)
+		refused    bool
+	}{
+		{"default", "", 0, false},
+		{"40 ms", "transcoder:\n  opus_frame_ms: 40\n", 40 * time.Millisecond, false},
+		{"60 ms", "transcoder:\n  opus_frame_ms: 60\n", 60 * time.Millisecond, false},
+		{"30 ms", "transcoder:\n  opus_frame_ms: 30\n", 0, true},
+		{"negative", "transcoder:\n  opus_frame_ms: -20\n", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "colony.yaml")
+			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig(path)
+			if tt.refused {
+				if err == nil || !strings.Contains(err.Error(), "transcoder.opus_frame_ms") {
+					t.Fatalf("error = %v, want one naming transcoder.opus_frame_ms", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			hc := pluginHostConfig(cfg.Transcoder, t.TempDir(), slog.New(slog.DiscardHandler))
+			if hc.OpusFrame != tt.want {
+				t.Fatalf("the plugin host's Opus frame is %v, want %v", hc.OpusFrame, tt.want)
+			}
+			h, err := pluginhost.New(hc)
+			if err != nil {
+				t.Fatalf("the plugin host refuses the setting: %v", err)
+			}
+			if err := h.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

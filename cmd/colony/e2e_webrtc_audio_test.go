@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
+
 	"github.com/colony-live/colony/adapters/webrtc/client"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
@@ -62,6 +64,61 @@ func TestWebRTCAudio(t *testing.T) {
 		if i := strings.Index(l, "lag="); i >= 0 {
 			t.Logf("server: audio sent %s after the video of the same instant", strings.Fields(l[i:])[0][4:])
 		}
+	}
+}
+
+// TestWebRTCAudioFrame: with transcoder.opus_frame_ms: 60 a WHEP viewer
+// of an RTMP (AAC) stream receives Opus packets of 60 ms each, 2880 RTP
+// ticks apart (to the source's millisecond), that ffmpeg decodes: the setting reaches the plugin.
+func TestWebRTCAudioFrame(t *testing.T) {
+	dir := t.TempDir()
+	abrColonyOK(t, "plugins", "--plugin-dir", dir, "install", filepath.Join(filepath.Dir(colonyBin(t)), pluginPrefix+"ffmpeg"))
+	n := startNode(t, "audio60", nodeOpts{config: fmt.Sprintf("transcoder:\n  plugin: ffmpeg\n  plugin_dir: %q\n  opus_frame_ms: 60\n", dir)})
+	publish(t, n.RTMP+"/LiveApp/au60")
+	waitStatus(t, n, "LiveApp", "au60", "broadcasting", 15*time.Second)
+
+	const want = 50 // 3 s
+	var mu sync.Mutex
+	var audio []*rtp.Packet
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pl, err := client.Play(ctx, n.HTTP+"/LiveApp/whep/au60", client.PlayOptions{
+		Options: client.Options{Logger: clientLogger()},
+		OnAudioPacket: func(p *rtp.Packet, _ time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			audio = append(audio, p.Clone())
+		},
+	})
+	if err != nil {
+		t.Fatalf("play: %v", err)
+	}
+	eventually(t, 30*time.Second, "Opus packets", func() error {
+		if st := pl.Stats(); st.AudioPackets < want {
+			return fmt.Errorf("%d audio packets", st.AudioPackets)
+		}
+		return nil
+	})
+	if err := pl.Close(); err != nil {
+		t.Fatalf("play session ended with %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, p := range audio {
+		if d := opus.PacketDuration(p.Payload); d != 60*time.Millisecond {
+			t.Fatalf("Opus packet %d lasts %v, want 60ms", i, d)
+		}
+		// The timestamps follow the source's, which RTMP gives to the
+		// millisecond: within 2 ms (96 ticks) of 60 ms apart.
+		if i == 0 || p.SequenceNumber != audio[i-1].SequenceNumber+1 {
+			continue
+		}
+		if gap := int32(p.Timestamp - audio[i-1].Timestamp); gap < 2880-96 || gap > 2880+96 {
+			t.Fatalf("Opus packet %d is %d ticks after the previous one, want 2880", i, gap)
+		}
+	}
+	if decoded := decodeOgg(t, audio); decoded < 2*time.Second {
+		t.Fatalf("ffmpeg decoded %v of the %d Opus packets received, want at least 2 s", decoded, len(audio))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/colony-live/colony/adapters/hls"
 	"github.com/colony-live/colony/adapters/pluginhost"
@@ -38,6 +39,11 @@ func (c Config) validateTranscoder() error {
 	case p == "", p == pluginhost.Auto, p == pluginNone:
 	case !validPluginName(p):
 		return fmt.Errorf("config: transcoder.plugin %q is not auto, none or a plugin name", p)
+	}
+	switch c.Transcoder.OpusFrameMS {
+	case 0, 10, 20, 40, 60:
+	default:
+		return fmt.Errorf("config: transcoder.opus_frame_ms %d is not 10, 20, 40 or 60", c.Transcoder.OpusFrameMS)
 	}
 	for name, sum := range c.Transcoder.Checksums {
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size || !validPluginName(name) {
@@ -134,7 +140,7 @@ func newPluginHost(cfg TranscoderConfig, log *slog.Logger) (*pluginhost.Host, st
 	if err != nil {
 		return nil, "", err
 	}
-	h, err := pluginhost.New(pluginhost.Config{Dir: dir, Plugin: cfg.Plugin, Checksums: cfg.Checksums, Logger: log})
+	h, err := pluginhost.New(pluginHostConfig(cfg, dir, log))
 	if err != nil {
 		if cfg.Plugin == "" || cfg.Plugin == pluginhost.Auto {
 			log.Warn("no transcoder plugins: nothing will be transcoded", "dir", dir, "err", err)
@@ -144,6 +150,13 @@ func newPluginHost(cfg TranscoderConfig, log *slog.Logger) (*pluginhost.Host, st
 	}
 	log.Info("transcoder plugins", "dir", dir, "plugins", h.List(), "plugin", cfg.Plugin)
 	return h, dir, nil
+}
+
+// pluginHostConfig is the plugin host's configuration for cfg, with the
+// plugins in dir.
+func pluginHostConfig(cfg TranscoderConfig, dir string, log *slog.Logger) pluginhost.Config {
+	return pluginhost.Config{Dir: dir, Plugin: cfg.Plugin, Checksums: cfg.Checksums,
+		OpusFrame: time.Duration(cfg.OpusFrameMS) * time.Millisecond, Logger: log}
 }
 
 // renditionsRef forwards to the engine once it exists (the HLS server is

@@ -23,6 +23,21 @@ const (
 // source has no keyframe for that long.
 const defaultGOP = 600
 
+// defaultOpusFrameMS is the Opus packet duration when a rung names none:
+// what browsers send, the lowest latency WebRTC players are tuned for.
+const defaultOpusFrameMS = 20
+
+// validOpusFrame reports whether ms is an Opus packet duration a rung may
+// ask for: 0 (the default) or one that WebRTC players take (RFC 7587
+// allows up to 120 ms; longer ones only add latency).
+func validOpusFrame(ms uint32) bool {
+	switch ms {
+	case 0, 10, 20, 40, 60:
+		return true
+	}
+	return false
+}
+
 // job is a validated Start: which input tracks feed which outputs.
 type job struct {
 	start  *transcoderv1.Start
@@ -75,6 +90,8 @@ func newJob(start *transcoderv1.Start) (*job, error) {
 			return nil, fmt.Errorf("%w: audio-only rung %d (%s) must name AAC or Opus, not %q", ErrInvalidStart, i, r.GetName(), r.GetAudioCodec())
 		case r.GetAudioCodec() != "" && r.GetAudioCodec() != codecAAC && r.GetAudioCodec() != codecOpus:
 			return nil, fmt.Errorf("%w: rung %d (%s): unsupported audio codec %q", ErrInvalidStart, i, r.GetName(), r.GetAudioCodec())
+		case !validOpusFrame(r.GetAudioFrameMs()):
+			return nil, fmt.Errorf("%w: rung %d (%s): an Opus frame of %d ms (want 10, 20, 40 or 60)", ErrInvalidStart, i, r.GetName(), r.GetAudioFrameMs())
 		}
 	}
 	return j, nil
@@ -180,8 +197,12 @@ func (j *job) audioArgs(r *transcoderv1.Rung) []string {
 		if bitrate == 0 {
 			bitrate = 64_000
 		}
+		frame := r.GetAudioFrameMs()
+		if frame == 0 {
+			frame = defaultOpusFrameMS
+		}
 		return []string{"-c:a", "libopus", "-b:a", strconv.Itoa(bitrate), "-ar", "48000",
-			"-frame_duration", "20", "-application", "audio"}
+			"-frame_duration", strconv.Itoa(int(frame)), "-application", "audio"}
 	}
 	if bitrate == 0 {
 		bitrate = 128_000

@@ -59,7 +59,10 @@ func TestArgs(t *testing.T) {
 			"h264_qsv", nil},
 		{"opus bridge", Software(),
 			&transcoderv1.Start{Tracks: []*transcoderv1.Track{aacTrack}, Ladder: []*transcoderv1.Rung{{Name: "opus", AudioCodec: codecOpus, AudioBitrate: 32_000}}, Options: &transcoderv1.Options{CopyAudio: true}},
-			"", []string{"-map", "0:a:0", "-c:a", "libopus", "-b:a", "32000", "-ar", "48000", "pipe:3"}, "", []string{"libopus"}},
+			"", []string{"-map", "0:a:0", "-c:a", "libopus", "-b:a", "32000", "-ar", "48000", "-frame_duration", "20", "pipe:3"}, "", []string{"libopus"}},
+		{"opus bridge with 60 ms packets", Software(),
+			&transcoderv1.Start{Tracks: []*transcoderv1.Track{aacTrack}, Ladder: []*transcoderv1.Rung{{Name: "opus", AudioCodec: codecOpus, AudioFrameMs: 60}}},
+			"", []string{"-map", "0:a:0", "-c:a", "libopus", "-b:a", "64000", "-frame_duration", "60", "pipe:3"}, "", []string{"libopus"}},
 		{"opus to aac for a video rung", Software(),
 			&transcoderv1.Start{Tracks: []*transcoderv1.Track{opusTrack, h264Track}, Ladder: ladder[1:], Options: &transcoderv1.Options{CopyAudio: true}},
 			"[0:v:0]format=yuv420p,scale=426:240:flags=bicubic[v0]", []string{"-c:a", "aac", "-b:a", "64000", "pipe:3"}, "libx264", []string{"aac"}},
@@ -112,6 +115,8 @@ func TestNewJobRejects(t *testing.T) {
 		{"audio rung without codec", &transcoderv1.Start{Tracks: []*transcoderv1.Track{aacTrack}, Ladder: []*transcoderv1.Rung{{Name: "a"}}}},
 		{"audio rung without audio", &transcoderv1.Start{Tracks: []*transcoderv1.Track{h264Track}, Ladder: []*transcoderv1.Rung{{AudioCodec: codecOpus}}}},
 		{"AAC without config", &transcoderv1.Start{Tracks: []*transcoderv1.Track{{Codec: codecAAC}}, Ladder: []*transcoderv1.Rung{{AudioCodec: codecOpus}}}},
+		{"Opus frame of 30 ms", &transcoderv1.Start{Tracks: []*transcoderv1.Track{aacTrack}, Ladder: []*transcoderv1.Rung{{AudioCodec: codecOpus, AudioFrameMs: 30}}}},
+		{"Opus frame of 120 ms", &transcoderv1.Start{Tracks: []*transcoderv1.Track{aacTrack}, Ladder: []*transcoderv1.Rung{{AudioCodec: codecOpus, AudioFrameMs: 120}}}},
 		{"unknown audio codec", &transcoderv1.Start{Tracks: []*transcoderv1.Track{h264Track}, Ladder: []*transcoderv1.Rung{{Height: 240, VideoBitrate: 1, AudioCodec: "MP3"}}}},
 	}
 	for _, tt := range tests {

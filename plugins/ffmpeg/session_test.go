@@ -177,6 +177,48 @@ func TestTranscodeLadderKeepsTimestampsAndKeyframes(t *testing.T) {
 	}
 }
 
+// TestOpusFrameDuration bridges a clip's AAC to Opus with each packet
+// duration a rung may ask for: every packet ffmpeg makes lasts that long
+// and follows the previous one by as much.
+func TestOpusFrameDuration(t *testing.T) {
+	clip := ffmpegtest.Make(t, ffmpegtest.ClipConfig{Duration: 2 * time.Second})
+	for _, tt := range []struct {
+		ask  uint32
+		want time.Duration
+	}{
+		{0, 20 * time.Millisecond},
+		{40, 40 * time.Millisecond},
+		{60, 60 * time.Millisecond},
+	} {
+		t.Run(tt.want.String(), func(t *testing.T) {
+			start := &transcoderv1.Start{
+				Session: "test",
+				Tracks:  []*transcoderv1.Track{wireTrack(clip.Tracks[0]), wireTrack(clip.Tracks[1])},
+				Ladder:  []*transcoderv1.Rung{{Name: "opus", AudioCodec: codecOpus, AudioFrameMs: tt.ask}},
+			}
+			op := transcode(t, start, clip.Units)[0]
+			if len(op.units) < 10 {
+				t.Fatalf("%d Opus packets", len(op.units))
+			}
+			var total time.Duration
+			for i, u := range op.units {
+				if d := opus.PacketDuration(u.Data); d != tt.want {
+					t.Fatalf("packet %d lasts %v, want %v (TOC %#x)", i, d, tt.want, u.Data[0])
+				}
+				if i > 0 {
+					if gap := time.Duration(u.Pts - op.units[i-1].Pts); us(gap) != tt.want {
+						t.Fatalf("packet %d %v after the previous one, want %v", i, gap, tt.want)
+					}
+				}
+				total += tt.want
+			}
+			if total < 1800*time.Millisecond || total > 2200*time.Millisecond {
+				t.Fatalf("the Opus rendition lasts %v, want about 2s", total)
+			}
+		})
+	}
+}
+
 // us rounds d to the microsecond: source timestamps that are not on the
 // 90 kHz grid come back within a nanosecond or two.
 func us(d time.Duration) time.Duration { return d.Round(time.Microsecond) }

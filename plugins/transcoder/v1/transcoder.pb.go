@@ -302,7 +302,11 @@ type Rung struct {
 	AudioBitrate uint32 `protobuf:"varint,5,opt,name=audio_bitrate,json=audioBitrate,proto3" json:"audio_bitrate,omitempty"`
 	// Audio codec of the rendition: "AAC" or "Opus". Empty means AAC for a
 	// video rendition; an audio-only rendition must name it.
-	AudioCodec    string `protobuf:"bytes,6,opt,name=audio_codec,json=audioCodec,proto3" json:"audio_codec,omitempty"`
+	AudioCodec string `protobuf:"bytes,6,opt,name=audio_codec,json=audioCodec,proto3" json:"audio_codec,omitempty"`
+	// Duration of each Opus packet in milliseconds: 10, 20, 40 or 60 (0: the
+	// plugin's default, 20). Longer packets mean fewer packets to send to
+	// every viewer, for the same number of milliseconds of added latency.
+	AudioFrameMs  uint32 `protobuf:"varint,7,opt,name=audio_frame_ms,json=audioFrameMs,proto3" json:"audio_frame_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -377,6 +381,13 @@ func (x *Rung) GetAudioCodec() string {
 		return x.AudioCodec
 	}
 	return ""
+}
+
+func (x *Rung) GetAudioFrameMs() uint32 {
+	if x != nil {
+		return x.AudioFrameMs
+	}
+	return 0
 }
 
 type Options struct {
@@ -887,7 +898,7 @@ const file_transcoder_proto_rawDesc = "" +
 	"\x06height\x18\a \x01(\rR\x06height\x12\x1f\n" +
 	"\vsample_rate\x18\b \x01(\rR\n" +
 	"sampleRate\x12\x1a\n" +
-	"\bchannels\x18\t \x01(\rR\bchannels\"\xb3\x01\n" +
+	"\bchannels\x18\t \x01(\rR\bchannels\"\xd9\x01\n" +
 	"\x04Rung\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\rR\x05width\x12\x16\n" +
@@ -895,7 +906,8 @@ const file_transcoder_proto_rawDesc = "" +
 	"\rvideo_bitrate\x18\x04 \x01(\rR\fvideoBitrate\x12#\n" +
 	"\raudio_bitrate\x18\x05 \x01(\rR\faudioBitrate\x12\x1f\n" +
 	"\vaudio_codec\x18\x06 \x01(\tR\n" +
-	"audioCodec\"N\n" +
+	"audioCodec\x12$\n" +
+	"\x0eaudio_frame_ms\x18\a \x01(\rR\faudioFrameMs\"N\n" +
 	"\aOptions\x12\x1d\n" +
 	"\n" +
 	"copy_audio\x18\x01 \x01(\bR\tcopyAudio\x12$\n" +
