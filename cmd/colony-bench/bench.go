@@ -22,6 +22,7 @@ type bench struct {
 
 	pub    *publisher
 	pubErr chan error
+	rtc    *rtcShared // what the WebRTC viewers share
 }
 
 // viewerRunner is one viewer of any kind.
@@ -174,9 +175,9 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 func (b *bench) newViewer(mode, u string, client *http.Client, s *viewerStats) viewerRunner {
 	switch mode {
 	case modeWHEP:
-		return &whepViewer{url: u, client: client, stats: s}
+		return &whepViewer{url: u, client: client, stats: s, rtc: b.rtc}
 	case modeWS:
-		return &wsViewer{url: u, streamID: b.targets.streamID(), stats: s}
+		return &wsViewer{url: u, streamID: b.targets.streamID(), stats: s, rtc: b.rtc}
 	default:
 		return &hlsViewer{url: u, low: mode == modeLLHLS, client: client, stats: s}
 	}

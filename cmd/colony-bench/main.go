@@ -107,6 +107,10 @@ func runSteps(c *cli.Context, stdout, stderr io.Writer, steps []step) error {
 	if err := b.targets.check(); err != nil {
 		return err
 	}
+	var err error
+	if b.rtc, err = newRTCShared(); err != nil {
+		return err
+	}
 	for _, st := range steps {
 		if st.Viewers < 1 {
 			return fmt.Errorf("%w: %d viewers", errConfig, st.Viewers)

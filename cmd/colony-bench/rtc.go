@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,6 +15,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -33,16 +37,43 @@ var browserH264 = []struct {
 	{112, 113, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f"},
 }
 
+// rtcShared is what the generator's WebRTC viewers share: one DTLS
+// certificate and one list of the machine's interfaces. A browser makes
+// its own on its own machine; here the viewers share the server's cores,
+// and a key pair, a certificate and a netlink dump for each (pion's
+// defaults) would be the generator's work counted in a crowd's time to
+// first frame.
+type rtcShared struct {
+	cert webrtc.Certificate
+	net  *stdnet.Net
+}
+
+func newRTCShared() (*rtcShared, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("viewers' DTLS key: %w", err)
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return nil, fmt.Errorf("viewers' DTLS certificate: %w", err)
+	}
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("list network interfaces: %w", err)
+	}
+	return &rtcShared{cert: *cert, net: n}, nil
+}
+
 // newRTCPeerConnection returns a viewer's PeerConnection and the log its
 // sockets note RTP packets' arrivals in (empty where the platform gives no
 // receive timestamps).
-func newRTCPeerConnection() (*webrtc.PeerConnection, *arrivalLog, error) {
+func newRTCPeerConnection(sh *rtcShared) (*webrtc.PeerConnection, *arrivalLog, error) {
 	arrivals := &arrivalLog{}
-	api, err := newRTCAPI(newStampNet(arrivals))
+	api, err := newRTCAPI(newStampNet(sh.net, arrivals))
 	if err != nil {
 		return nil, nil, err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{sh.cert}})
 	if err != nil {
 		return nil, nil, err
 	}

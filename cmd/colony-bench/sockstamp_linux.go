@@ -19,14 +19,10 @@ type stampNet struct {
 	log *arrivalLog
 }
 
-// newStampNet returns the network for a viewer's PeerConnection, or nil
-// (pion's default) if the standard one cannot be set up.
-func newStampNet(log *arrivalLog) transport.Net {
-	n, err := stdnet.NewNet()
-	if err != nil {
-		return nil
-	}
-	return &stampNet{Net: n, log: log}
+// newStampNet returns the network for a viewer's PeerConnection: base
+// (shared by the viewers), with sockets that note arrivals in log.
+func newStampNet(base *stdnet.Net, log *arrivalLog) transport.Net {
+	return &stampNet{Net: base, log: log}
 }
 
 // ListenUDP is what ICE opens host candidates with (listenUDPInPortRange

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/bluenviron/gohlslib/v2"
+	"github.com/pion/transport/v5/stdnet"
 )
 
 // A socket from stampNet notes the kernel receive time of RTP packets, and
@@ -21,10 +22,11 @@ import (
 // packet and its source.
 func TestStampConn(t *testing.T) {
 	log := &arrivalLog{}
-	n := newStampNet(log)
-	if n == nil {
-		t.Fatal("no stamping network")
+	base, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
 	}
+	n := newStampNet(base, log)
 	c, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -156,13 +158,17 @@ func TestWebRTCSocketArrival(t *testing.T) {
 	win.begin(time.Now())
 	whep := newViewerStats(win, time.Now())
 	ws := newViewerStats(win, time.Now())
+	sh, err := newRTCShared()
+	if err != nil {
+		t.Fatal(err)
+	}
 	viewers := map[string]struct {
 		v viewerRunner
 		s *viewerStats
 	}{
-		modeWHEP: {&whepViewer{url: target.url + "/whep", client: newHTTPClient(1), stats: whep}, whep},
+		modeWHEP: {&whepViewer{url: target.url + "/whep", client: newHTTPClient(1), stats: whep, rtc: sh}, whep},
 		modeWS: {&wsViewer{url: strings.Replace(target.url, "http://", "ws://", 1) + "/ws",
-			streamID: "stream1", stats: ws}, ws},
+			streamID: "stream1", stats: ws, rtc: sh}, ws},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

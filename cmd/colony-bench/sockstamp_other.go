@@ -2,9 +2,11 @@
 
 package main
 
-import "github.com/pion/transport/v5"
+import (
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+)
 
-// newStampNet returns nil, pion's default network: receive timestamps are
-// only taken on Linux, elsewhere a frame's arrival is when pion handed its
-// last packet over.
-func newStampNet(*arrivalLog) transport.Net { return nil }
+// newStampNet returns base: receive timestamps are only taken on Linux,
+// elsewhere a frame's arrival is when pion handed its last packet over.
+func newStampNet(base *stdnet.Net, _ *arrivalLog) transport.Net { return base }

@@ -21,11 +21,12 @@ type whepViewer struct {
 	url    string
 	client *http.Client
 	stats  *viewerStats
+	rtc    *rtcShared
 }
 
 // Run plays until ctx ends or the connection fails.
 func (v *whepViewer) Run(ctx context.Context) error {
-	pc, arrivals, err := newRTCPeerConnection()
+	pc, arrivals, err := newRTCPeerConnection(v.rtc)
 	if err != nil {
 		return err
 	}

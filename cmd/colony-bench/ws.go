@@ -34,6 +34,7 @@ type wsViewer struct {
 	url      string
 	streamID string
 	stats    *viewerStats
+	rtc      *rtcShared
 }
 
 // wsPing is how often the SDK pings the server.
@@ -174,7 +175,7 @@ func (s *wsSession) answer(ctx context.Context, offer string, cancel context.Can
 		s.mu.Unlock()
 		return errors.New("second offer on one play session")
 	}
-	pc, arrivals, err := newRTCPeerConnection()
+	pc, arrivals, err := newRTCPeerConnection(s.v.rtc)
 	if err != nil {
 		s.mu.Unlock()
 		return err
