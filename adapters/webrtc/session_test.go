@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/internal/syncbuf"
 	"github.com/colony-live/colony/ports"
 	pion "github.com/pion/webrtc/v4"
 )
@@ -31,7 +33,17 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 	st := h264Stream(t, loadH264Fixture(t, 1))
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
 	port := freeUDPPort(t)
-	s, hs := newTestServer(t, Config{UDPMuxPort: port}, fakeIngest{publish: noPublish}, play)
+	// Viewers joining and leaving are routine: pion's warnings about
+	// them (pionlog.go) must not reach the log at its default level.
+	var logs syncbuf.Buffer
+	t.Cleanup(func() { // after the server's own cleanup has closed it
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "pion=") {
+				t.Errorf("a routine session logged: %s", line)
+			}
+		}
+	})
+	s, hs := newTestServer(t, Config{UDPMuxPort: port, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, fakeIngest{publish: noPublish}, play)
 
 	var locations, fingerprints []string
 	var viewers []*viewerClient
