@@ -26,8 +26,8 @@
 # RUNS_NGINX, DURATION, WARMUP (override the profile), COLONY_ARGS (more
 # arguments for the standalone Colony, e.g. "--config FILE", or
 # "--udp-mux-port 0" for a WebRTC port per session), COLONY_UDP_PORT (its
-# WebRTC UDP port, default 19555). nginx is skipped,
-# with a warning, if nginx or libnginx-mod-rtmp is not installed.
+# WebRTC UDP port, default 19555). nginx is skipped with RUNS_NGINX=none,
+# and with a warning if nginx or libnginx-mod-rtmp is not installed.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -151,7 +151,9 @@ wait "$colony_pid" 2>/dev/null || true
 colony_pid=
 
 # nginx-rtmp: RTMP in, HLS (MPEG-TS) out.
-if [ -x /usr/sbin/nginx ] && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then
+if [ "$runs_nginx" = none ] || [ -z "$runs_nginx" ]; then
+	: # not asked for
+elif [ -x /usr/sbin/nginx ] && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then
 	n_rtmp=${NGINX_RTMP_PORT:-19360}
 	n_http=${NGINX_HTTP_PORT:-19088}
 	nginx_dir=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/colony-bench-nginx.XXXXXX")
