@@ -8,8 +8,9 @@ import (
 )
 
 // The send-lag guard (Config.LagLimit): every lagSampleEvery the server
-// takes each viewer's worst send lag of the period (sendLag) and keeps the
-// viewers' figure (serverLag). While that figure is past the limit, new
+// takes each viewer's worst send lag of the period (sendLag), or its
+// fan-out's current lag if that is worse (liveFanout.lagAt), and keeps
+// the viewers' figure (serverLag). While that figure is past the limit, new
 // viewers are refused (register); once it has stayed past the limit for
 // shedAfter, viewers that are behind are shed, the newest first, a tenth
 // at a time, until the others catch up.
@@ -79,6 +80,15 @@ func (s *Server) checkLag(now time.Time) {
 			continue
 		}
 		l, ok := pl.lag.take()
+		// The fan-out's own lag counts too: past capacity it falls so
+		// far behind that most of its viewers are sent nothing in a
+		// period, and would otherwise go unmeasured, leaving the few
+		// that were to decide (and to be shed).
+		if f := pl.fan.Load(); f != nil {
+			if fl := f.lagAt(now); fl > 0 && (!ok || fl > l) {
+				l, ok = fl, true
+			}
+		}
 		if !ok {
 			continue // no frame sent: nothing learnt
 		}

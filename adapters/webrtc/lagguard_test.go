@@ -183,36 +183,45 @@ func TestLagShedding(t *testing.T) {
 		lag        func(tick, i int) (time.Duration, bool)
 		wantShed   []int // viewers shed, by join order, sorted
 		wantFigure time.Duration
+		// fanLag, if set, is how far behind the viewers' fan-out is at a
+		// tick (0: between units)
+		fanLag func(tick int) time.Duration
 	}{
 		{"one slow viewer among ten", 10, 10, func(_, i int) (time.Duration, bool) {
 			if i == 3 {
 				return 5 * time.Second, true
 			}
 			return 10 * ms, true
-		}, nil, 10 * ms},
-		{"one viewer alone, slow", 1, 10, func(int, int) (time.Duration, bool) { return 5 * time.Second, true }, nil, 0},
+		}, nil, 10 * ms, nil},
+		{"one viewer alone, slow", 1, 10, func(int, int) (time.Duration, bool) { return 5 * time.Second, true }, nil, 0, nil},
 		{"server-wide lag shorter than shedAfter", 20, 10, func(tick, _ int) (time.Duration, bool) {
 			if tick < 2 {
 				return 2 * time.Second, true
 			}
 			return 10 * ms, true
-		}, nil, 10 * ms},
+		}, nil, 10 * ms, nil},
 		{"server-wide lag past the limit: a tenth every shedAfter", 20, 10, func(int, int) (time.Duration, bool) { return 300 * ms, true },
-			[]int{15, 16, 17, 18, 19}, 300 * ms}, // ticks 2 (2 of 20), 4, 6, 8 (1 each)
-		{"server-wide lag at the limit", 20, 10, func(int, int) (time.Duration, bool) { return limit, true }, nil, limit},
+			[]int{15, 16, 17, 18, 19}, 300 * ms, nil}, // ticks 2 (2 of 20), 4, 6, 8 (1 each)
+		{"server-wide lag at the limit", 20, 10, func(int, int) (time.Duration, bool) { return limit, true }, nil, limit, nil},
 		{"server-wide lag past the limit, only the newest behind", 20, 10, func(_, i int) (time.Duration, bool) {
 			if i >= 15 {
 				return 2 * time.Second, true
 			}
 			return 10 * ms, true
-		}, []int{16, 17, 18, 19}, 10 * ms}, // shed until one is left behind: the figure is never the worst alone
-		{"viewers sending nothing", 20, 10, func(int, int) (time.Duration, bool) { return 0, false }, nil, 0},
+		}, []int{16, 17, 18, 19}, 10 * ms, nil}, // shed until one is left behind: the figure is never the worst alone
+		{"viewers sending nothing", 20, 10, func(int, int) (time.Duration, bool) { return 0, false }, nil, 0, nil},
 		{"sustained server-wide lag until it recovers", 20, 10, func(tick, _ int) (time.Duration, bool) {
 			if tick < 5 {
 				return 2 * time.Second, true
 			}
 			return 50 * ms, true
-		}, []int{17, 18, 19}, 50 * ms}, // 2 (a tenth of 20) then, 2 s later, 1 (of 18)
+		}, []int{17, 18, 19}, 50 * ms, nil}, // 2 (a tenth of 20) then, 2 s later, 1 (of 18)
+		{"viewers sent nothing while their fan-out is behind", 20, 10, func(int, int) (time.Duration, bool) { return 0, false },
+			[]int{15, 16, 17, 18, 19}, 2 * time.Second, func(int) time.Duration { return 2 * time.Second }},
+		{"viewers sent nothing while their fan-out waits for a unit", 20, 10, func(int, int) (time.Duration, bool) { return 0, false },
+			nil, 0, func(int) time.Duration { return 0 }},
+		{"a viewer's own lag worse than its fan-out's", 20, 10, func(int, int) (time.Duration, bool) { return 300 * ms, true },
+			[]int{15, 16, 17, 18, 19}, 300 * ms, func(int) time.Duration { return 5 * ms }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,6 +229,13 @@ func TestLagShedding(t *testing.T) {
 			s, _ := newLagServer(t, limit, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 			pls := addFakeViewers(t, s, tt.n)
 			t0 := time.Unix(1000, 0)
+			fan := &liveFanout{}
+			fan.floor.lower(0)
+			if tt.fanLag != nil {
+				for _, pl := range pls {
+					pl.fan.Store(fan)
+				}
+			}
 			var shed []int
 			for tick := range tt.ticks {
 				for i, pl := range pls {
@@ -227,7 +243,14 @@ func TestLagShedding(t *testing.T) {
 						setLag(pl, d)
 					}
 				}
-				s.checkLag(t0.Add(time.Duration(tick) * time.Second))
+				now := t0.Add(time.Duration(tick) * time.Second)
+				if tt.fanLag != nil {
+					fan.delivering.Store(0)
+					if d := tt.fanLag(tick); d > 0 {
+						fan.delivering.Store(now.Add(-d).UnixNano())
+					}
+				}
+				s.checkLag(now)
 				for i, pl := range pls {
 					if pl.ctx.Err() != nil && !slices.Contains(shed, i) {
 						if !errors.Is(context.Cause(pl.ctx), errShed) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/colony-live/colony/core/media"
@@ -76,6 +77,10 @@ type liveFanout struct {
 	// origin that stamped Unit.Ingest are not this node falling behind.
 	maxLag time.Duration
 	floor  lagFloor
+	// delivering is the Unit.Ingest (UnixNano) of the unit being
+	// delivered, 0 between units: how far behind the fan-out is right
+	// now (lagAt), for the send-lag guard.
+	delivering atomic.Int64
 
 	mu       sync.Mutex // held while a unit is delivered
 	members  []*liveMember
@@ -239,11 +244,29 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 			s.fanoutSkips.Add(1)
 			continue // audio only: each frame stands alone
 		}
+		if !u.Ingest.IsZero() {
+			f.delivering.Store(u.Ingest.UnixNano())
+		}
 		f.mu.Lock()
 		f.gop.Add(u)
 		f.deliver(u)
 		f.mu.Unlock()
+		f.delivering.Store(0)
 	}
+}
+
+// lagAt is how far behind its stream the fan-out is at now: the age of
+// the unit it is delivering, less its floor; 0 between units. A fan-out
+// past the machine's capacity is always delivering a unit older than the
+// last, so that this grows even while its viewers are sent nothing (and
+// so measure no lag of their own).
+func (f *liveFanout) lagAt(now time.Time) time.Duration {
+	ing := f.delivering.Load()
+	if ing == 0 {
+		return 0
+	}
+	floor, _ := f.floor.get()
+	return max(0, now.Sub(time.Unix(0, ing))-floor)
 }
 
 // deliver gives u to every member, in a rotating order; past

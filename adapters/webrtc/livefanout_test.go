@@ -246,3 +246,48 @@ func TestLiveFanoutDropsStaleAudio(t *testing.T) {
 		t.Errorf("FanoutSkips = %d, want 5 (one per stale frame)", n)
 	}
 }
+
+// TestLiveFanoutLagAt: while the fan-out delivers a unit, lagAt is that
+// unit's age (less the floor), which the send-lag guard counts for every
+// viewer of the fan-out; between units it is 0.
+func TestLiveFanoutLagAt(t *testing.T) {
+	fx := loadH264Fixture(t, 1)
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
+	defer st.Close()
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	s, hs := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, play)
+	write := func(i int, age time.Duration) {
+		u := fx.unit(i)
+		u.Ingest = time.Now().Add(-age)
+		st.Write(u)
+	}
+	for i := range 10 {
+		write(i, 0)
+		time.Sleep(5 * time.Millisecond)
+	}
+	v := newViewerClient(t)
+	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", v.pc)
+	waitConnected(t, v.pc)
+	waitFor(t, "the first frames", 10*time.Second, func() bool {
+		samples, _, _ := v.received()
+		return len(samples) > 0
+	})
+	s.mu.Lock()
+	f := s.fanouts[st]
+	var pl *player
+	for _, p := range s.sessions {
+		pl = p.play
+	}
+	s.mu.Unlock()
+	if f == nil || pl == nil || pl.fan.Load() != f {
+		t.Fatalf("the viewer's fan-out is not recorded (fan-out %p, viewer's %v)", f, pl)
+	}
+	if l := f.lagAt(time.Now()); l != 0 {
+		t.Fatalf("lagAt between units = %v, want 0", l)
+	}
+	f.mu.Lock() // the next unit's delivery waits: the fan-out is "behind"
+	write(10, 500*time.Millisecond)
+	waitFor(t, "the fan-out to take the late unit", 5*time.Second, func() bool { return f.lagAt(time.Now()) >= 400*time.Millisecond })
+	f.mu.Unlock()
+	waitFor(t, "the delivery to end", 5*time.Second, func() bool { return f.lagAt(time.Now()) == 0 })
+}

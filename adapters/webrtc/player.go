@@ -55,11 +55,12 @@ type player struct {
 	vs         videoSwitch
 	query      url.Values
 	origHeight int
-	videoBytes atomic.Int64 // video bytes sent, for the sending rate
-	lag        sendLag      // how late live video frames are sent (Config.LagLimit)
-	obs        chan abrObs  // receiver reports for the automatic choice
-	pinned     atomic.Bool  // a rendition is forced: no automatic choice
-	switchMu   sync.Mutex   // serialises force and the automatic switches
+	videoBytes atomic.Int64               // video bytes sent, for the sending rate
+	lag        sendLag                    // how late live video frames are sent (Config.LagLimit)
+	fan        atomic.Pointer[liveFanout] // the video's fan-out, once joined (its lag counts too)
+	obs        chan abrObs                // receiver reports for the automatic choice
+	pinned     atomic.Bool                // a rendition is forced: no automatic choice
+	switchMu   sync.Mutex                 // serialises force and the automatic switches
 
 	// anchored is closed once run has chosen the anchor (the source PTS
 	// that RTP timestamps are measured from), at anchorWall.
@@ -280,6 +281,7 @@ func (pl *player) run() {
 		return
 	}
 	defer pl.srv.leave(f, m)
+	pl.fan.Store(f)
 	pl.startCompanion()
 	if pl.video != nil && pl.srv.cfg.Renditions != nil {
 		pl.goTracked(pl.runABR)

@@ -49,6 +49,15 @@ func (f *lagFloor) lower(raw time.Duration) time.Duration {
 	}
 }
 
+// get returns the floor, and false if it has seen none.
+func (f *lagFloor) get() (time.Duration, bool) {
+	cur := f.v.Load()
+	if cur == 0 {
+		return 0, false
+	}
+	return time.Duration(cur ^ math.MinInt64), true
+}
+
 // observe records a frame that entered the server at ingest and is sent
 // now. It costs an atomic load and a comparison per frame (plus a store
 // when the lag grows or the floor falls), and allocates nothing.
