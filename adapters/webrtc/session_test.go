@@ -38,7 +38,8 @@ func TestDeleteAndStreamEndEndViewers(t *testing.T) {
 	var logs syncbuf.Buffer
 	t.Cleanup(func() { // after the server's own cleanup has closed it
 		for line := range strings.Lines(logs.String()) {
-			if strings.Contains(line, "pion=") {
+			if strings.Contains(line, "pion=") && (strings.Contains(line, "Failed to ping without candidate pairs") ||
+				strings.Contains(line, "Failed to read from candidate") || strings.Contains(line, "Failed to accept RT")) {
 				t.Errorf("a routine session logged: %s", line)
 			}
 		}
