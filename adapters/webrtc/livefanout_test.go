@@ -160,13 +160,7 @@ func testLiveFanoutSkipsWhenBehind(t *testing.T, skew time.Duration) {
 		}
 	}
 	write(0, 10, 0)
-	v := newViewerClient(t)
-	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", v.pc)
-	waitConnected(t, v.pc)
-	waitFor(t, "the first frames", 10*time.Second, func() bool {
-		samples, _, _ := v.received()
-		return len(samples) > 0
-	})
+	v := playingViewer(t, hs.URL+"/LiveApp/whep/cam1")
 	const stale = 3 * time.Second
 	if l := fanoutMaxLag(s.cfg.LagLimit); l >= stale {
 		t.Fatalf("fanoutMaxLag = %v, the test's stale units are only %v old", l, stale)
@@ -265,13 +259,7 @@ func TestLiveFanoutLagAt(t *testing.T) {
 		write(i, 0)
 		time.Sleep(5 * time.Millisecond)
 	}
-	v := newViewerClient(t)
-	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", v.pc)
-	waitConnected(t, v.pc)
-	waitFor(t, "the first frames", 10*time.Second, func() bool {
-		samples, _, _ := v.received()
-		return len(samples) > 0
-	})
+	playingViewer(t, hs.URL+"/LiveApp/whep/cam1")
 	s.mu.Lock()
 	f := s.fanouts[st]
 	var pl *player
@@ -290,4 +278,17 @@ func TestLiveFanoutLagAt(t *testing.T) {
 	waitFor(t, "the fan-out to take the late unit", 5*time.Second, func() bool { return f.lagAt(time.Now()) >= 400*time.Millisecond })
 	f.mu.Unlock()
 	waitFor(t, "the delivery to end", 5*time.Second, func() bool { return f.lagAt(time.Now()) == 0 })
+}
+
+// playingViewer plays url over WHEP until the first frames arrive.
+func playingViewer(t *testing.T, url string) *viewerClient {
+	t.Helper()
+	v := newViewerClient(t)
+	playWHEP(t, url, v.pc)
+	waitConnected(t, v.pc)
+	waitFor(t, "the first frames", 10*time.Second, func() bool {
+		samples, _, _ := v.received()
+		return len(samples) > 0
+	})
+	return v
 }

@@ -130,11 +130,7 @@ func TestLoadConfigRuntimeDefaults(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "") // as on a machine that does not set it
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "colony.yaml")
-			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := loadConfig(path)
+			cfg, err := loadConfigText(t, tt.file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,11 +168,7 @@ func TestTranscoderOpusFrame(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "colony.yaml")
-			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := loadConfig(path)
+			cfg, err := loadConfigText(t, tt.file)
 			if tt.refused {
 				if err == nil || !strings.Contains(err.Error(), "transcoder.opus_frame_ms") {
 					t.Fatalf("error = %v, want one naming transcoder.opus_frame_ms", err)
@@ -199,4 +191,14 @@ func TestTranscoderOpusFrame(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadConfigText loads text as a colony.yaml.
+func loadConfigText(t *testing.T, text string) (Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "colony.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return loadConfig(path)
 }
