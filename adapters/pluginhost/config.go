@@ -63,6 +63,16 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// ValidOpusFrame reports whether d is an Opus packet duration the audio
+// bridge makes (Config.OpusFrame): 10, 20, 40 or 60 ms.
+func ValidOpusFrame(d time.Duration) bool {
+	switch d {
+	case 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond:
+		return true
+	}
+	return false
+}
+
 func (c Config) withDefaults() (Config, error) {
 	if c.Dir == "" {
 		return c, errors.New("pluginhost: Config.Dir is required")
@@ -75,11 +85,10 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("pluginhost: checksum of plugin %q is not a hex SHA-256", name)
 		}
 	}
-	switch c.OpusFrame {
-	case 0:
+	if c.OpusFrame == 0 {
 		c.OpusFrame = 20 * time.Millisecond
-	case 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond:
-	default:
+	}
+	if !ValidOpusFrame(c.OpusFrame) {
 		return c, fmt.Errorf("pluginhost: an Opus frame of %v (want 10, 20, 40 or 60 ms)", c.OpusFrame)
 	}
 	def := func(d *time.Duration, v time.Duration) {

@@ -38,8 +38,8 @@ func (h *Host) Transcode(ctx context.Context, key stream.Key, src *media.Stream,
 // BridgeAudio starts a session that encodes src's audio alone as codec to
 // (media.Opus at 48 kHz for WebRTC, in packets of Config.OpusFrame, or
 // media.AAC), at bitrate bits/s (0: the plugin's default), with the
-// source's timestamps. The returned stream
-// has one audio track and lives like Transcode's renditions.
+// source's timestamps. The returned stream has one audio track and lives
+// like Transcode's renditions.
 func (h *Host) BridgeAudio(ctx context.Context, key stream.Key, src *media.Stream, to media.Codec, bitrate int) (*media.Stream, error) {
 	p, err := planBridge(src.Tracks(), to, bitrate, h.cfg.OpusFrame)
 	if err != nil {

@@ -40,10 +40,8 @@ func (c Config) validateTranscoder() error {
 	case !validPluginName(p):
 		return fmt.Errorf("config: transcoder.plugin %q is not auto, none or a plugin name", p)
 	}
-	switch c.Transcoder.OpusFrameMS {
-	case 0, 10, 20, 40, 60:
-	default:
-		return fmt.Errorf("config: transcoder.opus_frame_ms %d is not 10, 20, 40 or 60", c.Transcoder.OpusFrameMS)
+	if ms := c.Transcoder.OpusFrameMS; ms != 0 && !pluginhost.ValidOpusFrame(time.Duration(ms)*time.Millisecond) {
+		return fmt.Errorf("config: transcoder.opus_frame_ms %d is not 10, 20, 40 or 60", ms)
 	}
 	for name, sum := range c.Transcoder.Checksums {
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size || !validPluginName(name) {
