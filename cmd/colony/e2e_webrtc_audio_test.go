@@ -33,11 +33,7 @@ const audioPlayPackets = 200
 // Media's WebSocket play) receive Opus that ffmpeg decodes, beside the
 // video, and the bridge is started once for both.
 func TestWebRTCAudio(t *testing.T) {
-	dir := t.TempDir()
-	abrColonyOK(t, "plugins", "--plugin-dir", dir, "install", filepath.Join(filepath.Dir(colonyBin(t)), pluginPrefix+"ffmpeg"))
-	n := startNode(t, "audio", nodeOpts{config: fmt.Sprintf("transcoder:\n  plugin: ffmpeg\n  plugin_dir: %q\n", dir)})
-	publish(t, n.RTMP+"/LiveApp/au1")
-	waitStatus(t, n, "LiveApp", "au1", "broadcasting", 15*time.Second)
+	n := audioNode(t, "audio", "au1", "")
 
 	viewers := []struct {
 		name string
@@ -71,11 +67,7 @@ func TestWebRTCAudio(t *testing.T) {
 // of an RTMP (AAC) stream receives Opus packets of 60 ms each, 2880 RTP
 // ticks apart (to the source's millisecond), that ffmpeg decodes: the setting reaches the plugin.
 func TestWebRTCAudioFrame(t *testing.T) {
-	dir := t.TempDir()
-	abrColonyOK(t, "plugins", "--plugin-dir", dir, "install", filepath.Join(filepath.Dir(colonyBin(t)), pluginPrefix+"ffmpeg"))
-	n := startNode(t, "audio60", nodeOpts{config: fmt.Sprintf("transcoder:\n  plugin: ffmpeg\n  plugin_dir: %q\n  opus_frame_ms: 60\n", dir)})
-	publish(t, n.RTMP+"/LiveApp/au60")
-	waitStatus(t, n, "LiveApp", "au60", "broadcasting", 15*time.Second)
+	n := audioNode(t, "audio60", "au60", "  opus_frame_ms: 60\n")
 
 	const want = 50 // 3 s
 	var mu sync.Mutex
@@ -120,6 +112,19 @@ func TestWebRTCAudioFrame(t *testing.T) {
 	if decoded := decodeOgg(t, audio); decoded < 2*time.Second {
 		t.Fatalf("ffmpeg decoded %v of the %d Opus packets received, want at least 2 s", decoded, len(audio))
 	}
+}
+
+// audioNode starts a node with the ffmpeg transcoder plugin (and the
+// transcoder settings in extra, YAML indented under transcoder:) and
+// publishes the clip over RTMP as LiveApp/id.
+func audioNode(t *testing.T, name, id, extra string) *colonyNode {
+	t.Helper()
+	dir := t.TempDir()
+	abrColonyOK(t, "plugins", "--plugin-dir", dir, "install", filepath.Join(filepath.Dir(colonyBin(t)), pluginPrefix+"ffmpeg"))
+	n := startNode(t, name, nodeOpts{config: fmt.Sprintf("transcoder:\n  plugin: ffmpeg\n  plugin_dir: %q\n", dir) + extra})
+	publish(t, n.RTMP+"/LiveApp/"+id)
+	waitStatus(t, n, "LiveApp", id, "broadcasting", 15*time.Second)
+	return n
 }
 
 // countLines counts the lines of log that contain every one of parts.

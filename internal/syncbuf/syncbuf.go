@@ -11,14 +11,22 @@ import (
 // Buffer is a bytes.Buffer guarded by a mutex. The zero value is empty
 // and ready.
 type Buffer struct {
+	// Limit, when positive, caps what is kept: once Limit bytes are held,
+	// further writes are dropped (and reported written), so that a
+	// chatty child process cannot fill memory.
+	Limit int
+
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-// Write appends p.
+// Write appends p, unless Limit is reached.
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.Limit > 0 && b.buf.Len() >= b.Limit {
+		return len(p), nil
+	}
 	return b.buf.Write(p)
 }
 

@@ -39,3 +39,16 @@ func TestBufferConcurrent(t *testing.T) {
 		t.Fatal("Bytes shares the buffer's memory")
 	}
 }
+
+// TestBufferLimit: past Limit, writes are dropped but reported written.
+func TestBufferLimit(t *testing.T) {
+	b := Buffer{Limit: 8}
+	for range 3 {
+		if n, err := b.Write([]byte("12345")); n != 5 || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	if got := b.String(); got != "1234512345" {
+		t.Fatalf("kept %q, want the writes up to the limit", got)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/colony-live/colony/internal/syncbuf"
 )
 
 // UpstreamBinaryEnv names an environment variable that, when set, is the
@@ -25,7 +27,7 @@ type AuthServer struct {
 	addr   string
 	cmd    *exec.Cmd
 	exited chan struct{}
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 }
 
 // NewAuth builds bin/ferretdb-upstream if it is missing, starts it on a
@@ -43,7 +45,7 @@ func NewAuth(t testing.TB, user, password string) *AuthServer {
 	// The password goes through the environment, not the command line
 	// that ps shows.
 	cmd.Env = append(os.Environ(), "FERRETDB_SETUP_PASSWORD="+password)
-	s := &AuthServer{addr: addr, cmd: cmd, exited: make(chan struct{}), stderr: &lockedBuffer{}}
+	s := &AuthServer{addr: addr, cmd: cmd, exited: make(chan struct{}), stderr: &syncbuf.Buffer{Limit: stderrLimit}}
 	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {

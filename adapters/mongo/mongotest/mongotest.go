@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/colony-live/colony/internal/syncbuf"
 )
 
 // BinaryEnv names an environment variable that, when set, is the path of the
@@ -45,7 +47,7 @@ type Server struct {
 	addr   string // 127.0.0.1:port, fixed by the first start
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	dbs    int
 }
 
@@ -118,7 +120,7 @@ func (s *Server) start() error {
 	ready := make(chan string, 1)
 	cmd := exec.Command(s.bin, "-listen", listen, "-state-dir", s.stateDir)
 	cmd.Stdout = &readyWriter{ready: ready}
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{Limit: stderrLimit}
 	cmd.Stderr = stderr
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
@@ -202,26 +204,8 @@ func (w *readyWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// lockedBuffer collects stderr; the exec copier writes while start reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		return len(p), nil // enough to diagnose
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// stderrLimit bounds the server's stderr kept for diagnosing a failure.
+const stderrLimit = 64 << 10
 
 // Binary returns the ferretdb binary to run: $COLONY_FERRETDB_BIN, or the
 // repository's bin/ferretdb, built from scripts/ferretdb if it is missing or
