@@ -75,6 +75,8 @@ type apiKit struct {
 	// direct lists the muxed port's batching sockets; empty when the
 	// direct send path is off (no mux, no batching, Config.noDirect).
 	direct []*batchConn
+	// nack counts the viewers' retransmissions (nack.go).
+	nack *nackCounts
 }
 
 // viewerAPI is the API of a viewer sent through d: d's interceptor
@@ -172,7 +174,7 @@ func newAPI(cfg Config) (*apiKit, io.Closer, error) {
 			return nil, nil, fmt.Errorf("%w: AdvertiseIPs: %w", ErrInvalidConfig, err)
 		}
 	}
-	kit := &apiKit{me: me}
+	kit := &apiKit{me: me, nack: &nackCounts{}}
 	var udp io.Closer = nopCloser{}
 	if cfg.UDPMuxPort > 0 {
 		mux, socks, err := listenUDPMux(cfg, cfg.UDPMuxPort, !cfg.noBatch, !cfg.noGSO, slogFactory{cfg.Logger}.NewLogger("udpmux"))
@@ -200,7 +202,7 @@ func newAPI(cfg Config) (*apiKit, io.Closer, error) {
 	sr := newSenderReports(srTick, time.Now)
 	// Innermost first: the NACK responder writes its retransmissions
 	// below the sender reports, which do not count them (as pion's).
-	kit.factories = []interceptor.Factory{nackResponderFactory{size: cfg.NACKBuffer}, remoteOnly{gen}, remoteOnly{rr}, twccGen, sr}
+	kit.factories = []interceptor.Factory{nackResponderFactory{size: cfg.NACKBuffer, counts: kit.nack}, remoteOnly{gen}, remoteOnly{rr}, twccGen, sr}
 	kit.se = se
 	ir := &interceptor.Registry{}
 	for _, f := range kit.factories {

@@ -419,6 +419,30 @@ func h264Stream(t *testing.T, fx h264Fixture) *media.Stream {
 	return st
 }
 
+// publishLoop writes fx to st in real time, looping, until the test ends.
+func publishLoop(t *testing.T, st *media.Stream, fx h264Fixture) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(fixtureFrameDur)
+		defer tick.Stop()
+		loop := time.Duration(len(fx.aus)) * fixtureFrameDur
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			u := fx.unit(i % len(fx.aus))
+			off := time.Duration(i/len(fx.aus)) * loop
+			u.PTS, u.DTS = u.PTS+off, u.DTS+off
+			st.Write(u)
+		}
+	}()
+}
+
 // companionStreams are a stream of H.264 and AAC and an Opus stream to
 // serve as its companion, closed when the test ends.
 func companionStreams(t *testing.T, fx h264Fixture) (src, companion *media.Stream) {

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -81,27 +80,7 @@ func TestLoadViewers(t *testing.T) {
 		_, hs = newTestServer(t, cfg, fakeIngest{publish: noPublish}, play)
 	})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	wg.Add(1)
-	go func() { // the publisher, in real time, looping the clip
-		defer wg.Done()
-		tick := time.NewTicker(fixtureFrameDur)
-		defer tick.Stop()
-		loop := time.Duration(len(fx.aus)) * fixtureFrameDur
-		for i := 0; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			u := fx.unit(i % len(fx.aus))
-			off := time.Duration(i/len(fx.aus)) * loop
-			u.PTS, u.DTS = u.PTS+off, u.DTS+off
-			st.Write(u)
-		}
-	}()
+	publishLoop(t, st, fx)
 
 	var nbytes, pkts, lost atomic.Int64
 	for i := range n {

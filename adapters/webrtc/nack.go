@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -13,6 +14,29 @@ import (
 // packet (a viewer repeats its NACK after a round trip).
 const nackResendGap = 10 * time.Millisecond
 
+// The retransmission budget: each viewer's stream earns, for every packet
+// first sent, nackBudgetShare of its payload's bytes, up to nackBudgetMax
+// (a new stream starts full), and each retransmission spends its payload's
+// bytes; a NACK the budget cannot pay for is not answered. So a viewer's
+// retransmissions stay within half of its media's rate (plus one burst,
+// a whole keyframe at common rates), whatever it asks for: a viewer that
+// NACKs every packet of its history, again and again, cannot multiply
+// what the server sends it, and under overload the losses' NACKs cannot
+// add more than half again to the packets that caused them. libwebrtc
+// bounds retransmissions similarly (its retransmission rate limiter, at
+// the send bitrate); real loss under a third is repaired in full.
+const (
+	nackBudgetShare = 2 // earn 1/nackBudgetShare of each packet sent
+	nackBudgetMax   = 128 << 10
+)
+
+// nackCounts are a server's retransmission figures, shared by its
+// responders.
+type nackCounts struct {
+	resent  atomic.Uint64 // packets retransmitted
+	refused atomic.Uint64 // retransmissions asked for and refused by the budget
+}
+
 // nackResponder answers viewers' NACKs like pion's responder, without
 // copying every packet sent: it keeps each packet's header fields and a
 // reference to its payload. Payloads written to a NACK-enabled stream
@@ -23,25 +47,35 @@ const nackResendGap = 10 * time.Millisecond
 // the payloads themselves are shared by every viewer.
 type nackResponder struct {
 	interceptor.NoOp
-	size uint16
+	size   uint16
+	counts *nackCounts
 
 	mu      sync.Mutex
 	streams map[uint32]*nackStream
 }
 
-// nackResponderFactory makes a responder for each PeerConnection.
-type nackResponderFactory struct{ size uint16 }
+// nackResponderFactory makes a responder for each PeerConnection; counts
+// (nil: none kept) gathers their figures.
+type nackResponderFactory struct {
+	size   uint16
+	counts *nackCounts
+}
 
 func (f nackResponderFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &nackResponder{size: f.size, streams: map[uint32]*nackStream{}}, nil
+	counts := f.counts
+	if counts == nil {
+		counts = &nackCounts{}
+	}
+	return &nackResponder{size: f.size, counts: counts, streams: map[uint32]*nackStream{}}, nil
 }
 
 type nackStream struct {
-	w     interceptor.RTPWriter
-	ssrc  uint32
-	epoch time.Time // what sentPacket.resent counts from
-	mu    sync.Mutex
-	sent  []sentPacket // by sequence number modulo its length
+	w      interceptor.RTPWriter
+	ssrc   uint32
+	epoch  time.Time // what sentPacket.resent counts from
+	mu     sync.Mutex
+	sent   []sentPacket // by sequence number modulo its length
+	budget int          // bytes retransmissions may still spend
 }
 
 // sentPacket is a packet of the history: the header fields the server's
@@ -83,7 +117,7 @@ func (n *nackResponder) BindLocalStream(info *interceptor.StreamInfo, w intercep
 	if !supportsNack(info) {
 		return w
 	}
-	s := &nackStream{w: w, ssrc: info.SSRC, epoch: time.Now(), sent: make([]sentPacket, n.size)}
+	s := &nackStream{w: w, ssrc: info.SSRC, epoch: time.Now(), sent: make([]sentPacket, n.size), budget: nackBudgetMax}
 	n.mu.Lock()
 	n.streams[info.SSRC] = s
 	n.mu.Unlock()
@@ -100,6 +134,7 @@ func (n *nackResponder) BindLocalStream(info *interceptor.StreamInfo, w intercep
 				payload: payload, full: full, ts: h.Timestamp, seq: h.SequenceNumber,
 				pt: h.PayloadType, version: h.Version, marker: h.Marker, valid: true,
 			}
+			s.budget = min(s.budget+len(payload)/nackBudgetShare, nackBudgetMax)
 			s.mu.Unlock()
 		}
 		return w.Write(h, payload, a)
@@ -152,6 +187,7 @@ func (n *nackResponder) resend(nack *rtcp.TransportLayerNack, now time.Time) {
 		return
 	}
 	at := int64(now.Sub(s.epoch)) + 1
+	var resent, refused uint64
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
 			s.mu.Lock()
@@ -160,11 +196,20 @@ func (n *nackResponder) resend(nack *rtcp.TransportLayerNack, now time.Time) {
 				s.mu.Unlock()
 				return true
 			}
+			if len(p.payload) > s.budget {
+				s.mu.Unlock()
+				refused++
+				return true
+			}
+			s.budget -= len(p.payload)
 			p.resent = at
 			h, payload := p.header(s.ssrc), p.payload
 			s.mu.Unlock()
 			_, _ = s.w.Write(&h, payload, nil)
+			resent++
 			return true
 		})
 	}
+	n.counts.resent.Add(resent)
+	n.counts.refused.Add(refused)
 }

@@ -177,3 +177,118 @@ func withExtension(h rtp.Header, id uint8, payload []byte) rtp.Header {
 	}
 	return h
 }
+
+// TestNackBudget: a viewer's retransmissions are bounded by its budget
+// (half of what was first sent, plus nackBudgetMax), whatever it asks
+// for, while real loss up to a third is repaired in full.
+func TestNackBudget(t *testing.T) {
+	const (
+		ssrc    = 0x77
+		size    = 1200 // payload bytes of every packet
+		history = 256
+	)
+	tests := []struct {
+		name    string
+		packets int                 // packets first sent, one round each
+		nacked  func(seq int) []int // what the viewer NACKs after packet seq
+		// wantAll: every NACKed packet is resent; otherwise the budget
+		// must refuse some and bound the rest.
+		wantAll bool
+	}{
+		{name: "10% loss", packets: 5000, nacked: everyNth(10), wantAll: true},
+		{name: "30% loss", packets: 5000, nacked: lossEvery(3, 10), wantAll: true},
+		{name: "a new stream's burst", packets: 100, nacked: func(seq int) []int {
+			if seq != 99 {
+				return nil
+			}
+			return seqRange(0, 100) // 120 KB: within the starting budget
+		}, wantAll: true},
+		{name: "NACKing the whole history every round", packets: 3000, nacked: func(seq int) []int {
+			return seqRange(max(0, seq-history+1), seq+1)
+		}},
+		{name: "a burst over the budget", packets: 256, nacked: func(seq int) []int {
+			if seq != 255 {
+				return nil
+			}
+			return seqRange(0, 256) // 300 KB
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			counts := &nackCounts{}
+			i, _ := nackResponderFactory{size: history, counts: counts}.NewInterceptor("")
+			n := i.(*nackResponder)
+			rec := &nackRecorder{}
+			w := i.BindLocalStream(&interceptor.StreamInfo{SSRC: ssrc, RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}}, rec)
+			payload := make([]byte, size)
+			now := time.Now()
+			asked := 0
+			for seq := range tc.packets {
+				h := rtp.Header{Version: 2, SSRC: ssrc, SequenceNumber: uint16(seq)}
+				if _, err := w.Write(&h, payload, nil); err != nil {
+					t.Fatal(err)
+				}
+				// Rounds are further apart than the resend gap, so only
+				// the budget can refuse.
+				now = now.Add(nackResendGap + time.Millisecond)
+				seqs := tc.nacked(seq)
+				if len(seqs) == 0 {
+					continue
+				}
+				var pairs []rtcp.NackPair
+				for _, s := range seqs {
+					pairs = append(pairs, rtcp.NackPair{PacketID: uint16(s)})
+				}
+				asked += len(seqs)
+				n.resend(&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: pairs}, now)
+			}
+			resent := len(rec.pkts) - tc.packets
+			if got := counts.resent.Load(); got != uint64(resent) {
+				t.Fatalf("counted %d retransmissions, %d written", got, resent)
+			}
+			if got := counts.refused.Load(); got != uint64(asked-resent) {
+				t.Fatalf("counted %d refused, want %d (%d asked, %d resent)", got, asked-resent, asked, resent)
+			}
+			if tc.wantAll {
+				if resent != asked {
+					t.Fatalf("%d of %d NACKed packets resent, want all", resent, asked)
+				}
+				return
+			}
+			if resent == asked {
+				t.Fatalf("all %d NACKed packets resent: the budget refused none", asked)
+			}
+			if bound := nackBudgetMax + tc.packets*size/nackBudgetShare; resent*size > bound {
+				t.Fatalf("%d bytes resent, over the budget's %d", resent*size, bound)
+			}
+		})
+	}
+}
+
+// everyNth NACKs every nth packet once, right after it.
+func everyNth(n int) func(int) []int {
+	return func(seq int) []int {
+		if seq%n == 0 {
+			return []int{seq}
+		}
+		return nil
+	}
+}
+
+// lossEvery NACKs lost packets of every packet-window: the first k of n.
+func lossEvery(k, n int) func(int) []int {
+	return func(seq int) []int {
+		if seq%n < k {
+			return []int{seq}
+		}
+		return nil
+	}
+}
+
+func seqRange(from, to int) []int {
+	s := make([]int, 0, to-from)
+	for i := from; i < to; i++ {
+		s = append(s, i)
+	}
+	return s
+}

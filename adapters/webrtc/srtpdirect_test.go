@@ -305,6 +305,11 @@ func TestDirectPathNACK(t *testing.T) {
 				}
 				return true
 			})
+			// The server counts them (the viewer may have NACKed a real
+			// loss of its own too).
+			if st := s.Stats(); st.Retransmitted < uint64(len(asked)) || st.RetransmitsRefused != 0 {
+				t.Fatalf("Retransmitted %d, RetransmitsRefused %d; want at least %d and 0", st.Retransmitted, st.RetransmitsRefused, len(asked))
+			}
 		})
 	}
 }

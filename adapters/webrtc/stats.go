@@ -21,6 +21,10 @@ type Stats struct {
 	// that it skipped to a fresh keyframe (a video fan-out) or dropped an
 	// old frame (an audio-only one) since start; see fanoutMaxLag.
 	FanoutSkips uint64
+	// Retransmitted counts the video packets resent to viewers for their
+	// NACKs since start; RetransmitsRefused those asked for and not resent
+	// because the viewer's retransmission budget was spent (nack.go).
+	Retransmitted, RetransmitsRefused uint64
 }
 
 // Stats returns the server's admission figures.
@@ -28,5 +32,6 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := &s.lagGuard
-	return Stats{Viewers: s.nViewers, SendLag: g.figure, RefusedByCPU: g.refusedCPU, RefusedByLag: g.refusedLag, Shed: g.shed, DirectViewers: s.directViewers.Load(), FanoutSkips: s.fanoutSkips.Load()}
+	return Stats{Viewers: s.nViewers, SendLag: g.figure, RefusedByCPU: g.refusedCPU, RefusedByLag: g.refusedLag, Shed: g.shed, DirectViewers: s.directViewers.Load(), FanoutSkips: s.fanoutSkips.Load(),
+		Retransmitted: s.api.nack.resent.Load(), RetransmitsRefused: s.api.nack.refused.Load()}
 }

@@ -102,6 +102,8 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, w
 	reg.Counter("webrtc_viewers_refused_lag_total", "WebRTC viewers refused over webrtc.lag_limit.", func() float64 { return float64(w.Stats().RefusedByLag) })
 	reg.Counter("webrtc_direct_viewers_total", "WebRTC viewers sent on the direct SRTP path (encrypted and queued on the muxed socket without pion's transport layers).", func() float64 { return float64(w.Stats().DirectViewers) })
 	reg.Counter("webrtc_fanout_skips_total", "Times a WebRTC fan-out fell over a second (4× webrtc.lag_limit) behind its stream and skipped to a fresh keyframe, or dropped an old audio frame.", func() float64 { return float64(w.Stats().FanoutSkips) })
+	reg.Counter("webrtc_retransmissions_total", "Video packets resent to WebRTC viewers for their NACKs.", func() float64 { return float64(w.Stats().Retransmitted) })
+	reg.Counter("webrtc_retransmissions_refused_total", "Retransmissions WebRTC viewers asked for and were refused: each viewer's are bounded to half its video's rate, plus a 128 KB burst.", func() float64 { return float64(w.Stats().RetransmitsRefused) })
 	reg.Counter("webrtc_viewers_shed_total", "WebRTC viewers closed to bring the send lag back under webrtc.lag_limit.", func() float64 { return float64(w.Stats().Shed) })
 	if r != nil {
 		reg.Gauge("rtmp_connections", "Open RTMP connections.", func() float64 { return float64(r.Stats().Connections) })
