@@ -24,6 +24,7 @@ import (
 	"github.com/colony-live/colony/ports"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	pion "github.com/pion/webrtc/v4"
 )
 
@@ -455,6 +456,69 @@ func companionStreams(t *testing.T, fx h264Fixture) (src, companion *media.Strea
 	t.Cleanup(src.Close)
 	t.Cleanup(companion.Close)
 	return src, companion
+}
+
+// seqViewer is a viewer's video receiver that records every packet it is
+// sent by sequence number, retransmissions included (its SRTP replay
+// protection is off, so that they reach it), and sends no RTCP feedback
+// of its own (no interceptors): only the NACKs a test writes.
+type seqViewer struct {
+	pc *pion.PeerConnection
+
+	mu          sync.Mutex
+	seen        map[uint16]int // times each sequence number arrived
+	ssrc        uint32
+	last        uint16 // the newest packet's sequence number
+	firstBytes  int    // payload bytes of first arrivals
+	resentBytes int    // payload bytes of repeats
+}
+
+func newSeqViewer(t *testing.T) *seqViewer {
+	t.Helper()
+	me := &pion.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	se := clientSettings()
+	se.DisableSRTPReplayProtection(true)
+	pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	v := &seqViewer{pc: pc, seen: map[uint16]int{}}
+	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			v.mu.Lock()
+			v.seen[pkt.SequenceNumber]++
+			if v.seen[pkt.SequenceNumber] == 1 {
+				v.firstBytes += len(pkt.Payload)
+			} else {
+				v.resentBytes += len(pkt.Payload)
+			}
+			v.ssrc, v.last = pkt.SSRC, pkt.SequenceNumber
+			v.mu.Unlock()
+		}
+	})
+	return v
+}
+
+// nack sends a NACK for seqs (in ascending order).
+func (v *seqViewer) nack(t *testing.T, seqs []uint16) {
+	t.Helper()
+	v.mu.Lock()
+	ssrc := v.ssrc
+	v.mu.Unlock()
+	if err := v.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // playWHEP posts pc's gathered offer to url, requires 201 Created and

@@ -2,14 +2,12 @@ package webrtc
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/ports"
-	"github.com/pion/rtcp"
 	pion "github.com/pion/webrtc/v4"
 )
 
@@ -26,41 +24,7 @@ func TestNACKStorm(t *testing.T) {
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
 	s, hs := newTestServer(t, Config{UDPMuxPort: freeUDPPort(t)}, fakeIngest{publish: noPublish}, play)
 
-	// The storming viewer sees the retransmissions: replay protection off.
-	se := clientSettings()
-	se.DisableSRTPReplayProtection(true)
-	storm, err := clientAPIWith(t, se).NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = storm.GracefulClose() })
-	var (
-		mu                  sync.Mutex
-		seen                = map[uint16]int{}
-		ssrc                uint32
-		last                uint16
-		firstBytes, resentB int
-	)
-	if _, err := storm.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	storm.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			seen[pkt.SequenceNumber]++
-			if seen[pkt.SequenceNumber] == 1 {
-				firstBytes += len(pkt.Payload)
-			} else {
-				resentB += len(pkt.Payload)
-			}
-			ssrc, last = pkt.SSRC, pkt.SequenceNumber
-			mu.Unlock()
-		}
-	})
+	storm := newSeqViewer(t)
 
 	calm := newClientPC(t)
 	if _, err := calm.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -79,14 +43,14 @@ func TestNACKStorm(t *testing.T) {
 		}
 	})
 
-	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", storm)
+	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", storm.pc)
 	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", calm)
-	waitConnected(t, storm)
+	waitConnected(t, storm.pc)
 	waitConnected(t, calm)
 	waitFor(t, "the first packets", 5*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(seen) > 0
+		storm.mu.Lock()
+		defer storm.mu.Unlock()
+		return len(storm.seen) > 0
 	})
 
 	const stormFor = 3 * time.Second
@@ -95,32 +59,27 @@ func TestNACKStorm(t *testing.T) {
 	defer tick.Stop()
 	for end := time.Now().Add(stormFor); time.Now().Before(end); {
 		<-tick.C
-		mu.Lock()
+		storm.mu.Lock()
 		seqs := make([]uint16, 0, 256)
 		for k := range uint16(256) {
-			seqs = append(seqs, last-255+k)
+			seqs = append(seqs, storm.last-255+k)
 		}
-		media := ssrc
-		mu.Unlock()
-		if err := storm.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: media, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}}); err != nil {
-			t.Fatal(err)
-		}
+		storm.mu.Unlock()
+		storm.nack(t, seqs)
 	}
 	calmFrames := frames.Load() - startFrames
 	time.Sleep(200 * time.Millisecond) // the last retransmissions arrive
 
 	st2 := s.Stats()
-	mu.Lock()
-	first, resent := firstBytes, resentB
-	mu.Unlock()
+	storm.mu.Lock()
+	first, resent := storm.firstBytes, storm.resentBytes
+	storm.mu.Unlock()
 	if st2.RetransmitsRefused == 0 {
 		t.Fatalf("no retransmission refused (%d resent): the budget did not bound the storm", st2.Retransmitted)
 	}
 	if st2.Retransmitted == 0 || resent == 0 {
 		t.Fatalf("nothing resent (server %d, viewer %d bytes): the budget refused all", st2.Retransmitted, resent)
 	}
-	// Pion's own NACK generator may ask for a real loss too; the budget
-	// covers those as well.
 	if bound := nackBudgetMax + first/nackBudgetShare; resent > bound {
 		t.Fatalf("%d bytes resent for %d first sent: over the budget's %d", resent, first, bound)
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/colony-live/colony/ports"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	pion "github.com/pion/webrtc/v4"
@@ -233,44 +231,15 @@ func TestDirectPathNACK(t *testing.T) {
 			cfg.noDirect = noDirect
 			s, hs := newTestServer(t, cfg, fakeIngest{publish: noPublish}, play)
 
-			me := &pion.MediaEngine{}
-			if err := me.RegisterDefaultCodecs(); err != nil {
-				t.Fatal(err)
-			}
-			se := clientSettings()
-			se.DisableSRTPReplayProtection(true)
-			pc, err := pion.NewAPI(pion.WithMediaEngine(me), pion.WithSettingEngine(se)).NewPeerConnection(pion.Configuration{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pc.Close()
-			if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
-				t.Fatal(err)
-			}
-			var (
-				mu   sync.Mutex
-				seqs = map[uint16]int{}
-				ssrc uint32
-			)
-			pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
-				for {
-					pkt, _, err := tr.ReadRTP()
-					if err != nil {
-						return
-					}
-					mu.Lock()
-					seqs[pkt.SequenceNumber]++
-					ssrc = pkt.SSRC
-					mu.Unlock()
-				}
-			})
+			v := newSeqViewer(t)
+			pc := v.pc
 			playWHEP(t, hs.URL+"/LiveApp/whep/cam1", pc)
 			waitConnected(t, pc)
 			// The cached GOP's packets arrive, decrypted.
 			waitFor(t, "the GOP's packets", 5*time.Second, func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return len(seqs) >= 20
+				v.mu.Lock()
+				defer v.mu.Unlock()
+				return len(v.seen) >= 20
 			})
 			wantDirect := uint64(1)
 			if noDirect {
@@ -279,36 +248,29 @@ func TestDirectPathNACK(t *testing.T) {
 			if n := s.Stats().DirectViewers; n != wantDirect {
 				t.Fatalf("DirectViewers = %d, want %d", n, wantDirect)
 			}
-			mu.Lock()
+			v.mu.Lock()
 			var asked []uint16
-			for seq, n := range seqs {
+			for seq, n := range v.seen {
 				if n == 1 && len(asked) < 3 {
 					asked = append(asked, seq)
 				}
 			}
-			nackFor := ssrc
-			mu.Unlock()
-			nacks := make([]rtcp.NackPair, 0, len(asked))
-			for _, seq := range asked {
-				nacks = append(nacks, rtcp.NackPair{PacketID: seq})
-			}
-			if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: nackFor, Nacks: nacks}}); err != nil {
-				t.Fatal(err)
-			}
+			v.mu.Unlock()
+			slices.Sort(asked) // a NACK lists them in order
+			v.nack(t, asked)
 			waitFor(t, "the retransmissions", 5*time.Second, func() bool {
-				mu.Lock()
-				defer mu.Unlock()
+				v.mu.Lock()
+				defer v.mu.Unlock()
 				for _, seq := range asked {
-					if seqs[seq] < 2 {
+					if v.seen[seq] < 2 {
 						return false
 					}
 				}
 				return true
 			})
-			// The server counts them (the viewer may have NACKed a real
-			// loss of its own too).
-			if st := s.Stats(); st.Retransmitted < uint64(len(asked)) || st.RetransmitsRefused != 0 {
-				t.Fatalf("Retransmitted %d, RetransmitsRefused %d; want at least %d and 0", st.Retransmitted, st.RetransmitsRefused, len(asked))
+			// The server counts them.
+			if st := s.Stats(); st.Retransmitted != uint64(len(asked)) || st.RetransmitsRefused != 0 {
+				t.Fatalf("Retransmitted %d, RetransmitsRefused %d; want %d and 0", st.Retransmitted, st.RetransmitsRefused, len(asked))
 			}
 		})
 	}
