@@ -223,6 +223,11 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 	if v := metric(t, n, "colony_webrtc_direct_viewers_total"); v != 1 {
 		t.Fatalf("colony_webrtc_direct_viewers_total = %v, want 1 (the player)", v)
 	}
+	// Whatever the browser NACKed, its retransmission budget paid for it.
+	t.Logf("retransmissions: %v", metric(t, n, "colony_webrtc_retransmissions_total"))
+	if v := metric(t, n, "colony_webrtc_retransmissions_refused_total"); v != 0 {
+		t.Fatalf("colony_webrtc_retransmissions_refused_total = %v, want 0 for one browser on loopback", v)
+	}
 
 	sctx, scancel := context.WithTimeout(play, 15*time.Second)
 	defer scancel()
