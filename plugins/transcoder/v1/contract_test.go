@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -80,6 +83,13 @@ func (s *echoSession) Recv() (*transcoderv1.TranscodeResponse, error) {
 // and returns the host's view of it through a real go-plugin client.
 func serveInProcess(t *testing.T, impl transcoderv1.Transcoder) transcoderv1.Transcoder {
 	t.Helper()
+	return serveInProcessWrapped(t, impl, nil)
+}
+
+// serveInProcessWrapped is serveInProcess with the host's connection to
+// the plugin wrapped by wrap (nil: not wrapped).
+func serveInProcessWrapped(t *testing.T, impl transcoderv1.Transcoder, wrap func(net.Conn) net.Conn) transcoderv1.Transcoder {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reattach := make(chan *plugin.ReattachConfig, 1)
 	closed := make(chan struct{})
@@ -93,6 +103,17 @@ func serveInProcess(t *testing.T, impl transcoderv1.Transcoder) transcoderv1.Tra
 	case <-time.After(10 * time.Second):
 		t.Fatal("plugin did not start")
 	}
+	dial := transcoderv1.DialOptions()
+	if wrap != nil {
+		// After go-plugin's own dialer, so this one is used.
+		dial = append(dial, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, rc.Addr.Network(), rc.Addr.String())
+			if err != nil {
+				return nil, err
+			}
+			return wrap(c), nil
+		}))
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig: transcoderv1.Handshake(),
 		// A reattached client skips the version negotiation: it uses the
@@ -100,7 +121,7 @@ func serveInProcess(t *testing.T, impl transcoderv1.Transcoder) transcoderv1.Tra
 		Plugins:          transcoderv1.PluginSets(nil)[rc.ProtocolVersion],
 		Reattach:         rc,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		GRPCDialOptions:  transcoderv1.DialOptions(),
+		GRPCDialOptions:  dial,
 		Logger:           logger,
 	})
 	rpc, err := client.Client()
@@ -252,4 +273,107 @@ func TestHandshakeIsFixed(t *testing.T) {
 	if _, ok := sets[1][transcoderv1.PluginName]; !ok || len(sets) != 1 {
 		t.Fatalf("plugin sets = %v", sets)
 	}
+}
+
+// TestNoFlowControlPings: a session's units, one at a time each way as
+// the audio bridge sends them, cost no HTTP/2 PING frames between host and
+// plugin. With gRPC's dynamic flow-control windows every data frame
+// received with no bandwidth probe outstanding sent a window update and a
+// PING (and brought back its ack): at a few hundred small messages a
+// second, a third of the plugin's wake-ups. The contract's static windows
+// turn the probing off.
+func TestNoFlowControlPings(t *testing.T) {
+	var toPlugin, toHost h2Frames
+	toPlugin.preface = len(http2Preface)
+	tc := serveInProcessWrapped(t, echo{}, func(c net.Conn) net.Conn {
+		return &countingConn{Conn: c, out: &toPlugin, in: &toHost}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sess, err := tc.Transcode(ctx, &transcoderv1.Start{Session: "live/pings",
+		Tracks: []*transcoderv1.Track{{Codec: "AAC", ClockRate: 48000, SampleRate: 48000, Channels: 2}},
+		Ladder: []*transcoderv1.Rung{{Name: "opus", AudioCodec: "Opus", AudioBitrate: 64_000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Recv(); err != nil { // the rendition's tracks
+		t.Fatal(err)
+	}
+	const units = 200
+	for i := range units {
+		if err := sess.Send(&transcoderv1.Unit{Pts: int64(i) * 21_333_333, Key: true, Data: make([]byte, 400)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sess.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := toPlugin.frames[frameData].Load() + toHost.frames[frameData].Load()
+	pings := toPlugin.frames[framePing].Load() + toHost.frames[framePing].Load()
+	if data < 2*units {
+		t.Fatalf("%d DATA frames seen for %d units each way: the counter misses frames", data, units)
+	}
+	if pings != 0 {
+		t.Fatalf("%d PING frames for %d units each way (%d DATA frames), want none", pings, units, data)
+	}
+}
+
+const (
+	http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	frameData    = 0x0
+	framePing    = 0x6
+)
+
+// h2Frames counts the HTTP/2 frames of one direction of a connection by
+// type, from the bytes as they pass.
+type h2Frames struct {
+	preface int     // bytes of the client preface still to skip
+	hdr     [9]byte // the frame header being read
+	nhdr    int
+	skip    int // payload bytes of the current frame still to pass
+	frames  [10]atomic.Int64
+}
+
+func (f *h2Frames) feed(p []byte) {
+	for len(p) > 0 {
+		switch {
+		case f.preface > 0:
+			n := min(f.preface, len(p))
+			f.preface -= n
+			p = p[n:]
+		case f.skip > 0:
+			n := min(f.skip, len(p))
+			f.skip -= n
+			p = p[n:]
+		default:
+			n := copy(f.hdr[f.nhdr:], p)
+			f.nhdr += n
+			p = p[n:]
+			if f.nhdr == len(f.hdr) {
+				f.nhdr = 0
+				f.skip = int(f.hdr[0])<<16 | int(f.hdr[1])<<8 | int(f.hdr[2])
+				if typ := int(f.hdr[3]); typ < len(f.frames) {
+					f.frames[typ].Add(1)
+				}
+			}
+		}
+	}
+}
+
+// countingConn counts the frames written (out) and read (in).
+type countingConn struct {
+	net.Conn
+	out, in *h2Frames
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.feed(p[:n])
+	return n, err
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.feed(p[:n])
+	return n, err
 }

@@ -44,8 +44,23 @@ func PluginSets(impl Transcoder) map[int]plugin.PluginSet {
 // DialOptions are the gRPC options the host uses for plugin connections.
 func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize))}
+		grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
+		grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow)}
 }
+
+// Both sides use static HTTP/2 flow-control windows: with gRPC's dynamic
+// ones, every data frame received while no bandwidth probe was out sent a
+// window update and a PING, and brought back the PING's ack, so each of
+// the audio bridge's few hundred small messages a second cost three more
+// frames and wake-ups (TestNoFlowControlPings: 801 PING frames, probes
+// and acks, for 200 units each way). Over a local socket there is no
+// bandwidth to discover: 4 MB per session and 16 MB per connection are
+// more than a second of any session's media, so no sender waits for a
+// window.
+const (
+	streamWindow = 4 << 20
+	connWindow   = 16 << 20
+)
 
 // ServeConfig returns the go-plugin configuration that serves impl. Tests
 // set its Test field to run a plugin in-process.
@@ -54,7 +69,8 @@ func ServeConfig(impl Transcoder, logger hclog.Logger) *plugin.ServeConfig {
 		HandshakeConfig:  Handshake(),
 		VersionedPlugins: PluginSets(impl),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize),
+				grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(connWindow))
 			return grpc.NewServer(opts...)
 		},
 		Logger: logger,
