@@ -468,7 +468,7 @@ type seqViewer struct {
 	mu          sync.Mutex
 	seen        map[uint16]int // times each sequence number arrived
 	ssrc        uint32
-	last        uint16 // the newest packet's sequence number
+	last        uint16 // the sequence number of the latest first arrival
 	firstBytes  int    // payload bytes of first arrivals
 	resentBytes int    // payload bytes of repeats
 }
@@ -500,10 +500,11 @@ func newSeqViewer(t *testing.T) *seqViewer {
 			v.seen[pkt.SequenceNumber]++
 			if v.seen[pkt.SequenceNumber] == 1 {
 				v.firstBytes += len(pkt.Payload)
+				v.last = pkt.SequenceNumber
 			} else {
 				v.resentBytes += len(pkt.Payload)
 			}
-			v.ssrc, v.last = pkt.SSRC, pkt.SequenceNumber
+			v.ssrc = pkt.SSRC
 			v.mu.Unlock()
 		}
 	})
