@@ -55,18 +55,14 @@ type nackResponder struct {
 }
 
 // nackResponderFactory makes a responder for each PeerConnection; counts
-// (nil: none kept) gathers their figures.
+// gathers their figures.
 type nackResponderFactory struct {
 	size   uint16
 	counts *nackCounts
 }
 
 func (f nackResponderFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	counts := f.counts
-	if counts == nil {
-		counts = &nackCounts{}
-	}
-	return &nackResponder{size: f.size, counts: counts, streams: map[uint32]*nackStream{}}, nil
+	return &nackResponder{size: f.size, counts: f.counts, streams: map[uint32]*nackStream{}}, nil
 }
 
 type nackStream struct {

@@ -34,7 +34,7 @@ func (b nackRTCP) Read(p []byte, a interceptor.Attributes) (int, interceptor.Att
 
 func TestNackResponder(t *testing.T) {
 	const ssrc = 0x1234
-	f := nackResponderFactory{size: 8}
+	f := nackResponderFactory{size: 8, counts: &nackCounts{}}
 	i, err := f.NewInterceptor("")
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestNackResponder(t *testing.T) {
 
 // TestNackResponderAllocs: recording a packet allocates nothing.
 func TestNackResponderAllocs(t *testing.T) {
-	i, _ := nackResponderFactory{size: 256}.NewInterceptor("")
+	i, _ := nackResponderFactory{size: 256, counts: &nackCounts{}}.NewInterceptor("")
 	w := i.BindLocalStream(&interceptor.StreamInfo{SSRC: 1, RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}}, &nackDiscard{})
 	h := rtp.Header{SSRC: 1}
 	payload := make([]byte, 1200)
@@ -144,7 +144,7 @@ func TestNackResponderHeaders(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			i, _ := nackResponderFactory{size: 16}.NewInterceptor("")
+			i, _ := nackResponderFactory{size: 16, counts: &nackCounts{}}.NewInterceptor("")
 			rec := &nackRecorder{}
 			w := i.BindLocalStream(&interceptor.StreamInfo{SSRC: ssrc, RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}}, rec)
 			h := tc.hdr.Clone()
