@@ -87,6 +87,10 @@ type liveFanout struct {
 	next     int        // the member served first for the next unit (rotates)
 	gop      *media.GOP // what it has delivered since the last keyframe, for joiners
 	hasVideo bool
+	// packers pack the Opus tracks' frames (opuspack.go), by track index:
+	// nil for the others, and when packing is off (Config.AudioPackViewers).
+	packers []*opusPacker
+	out     []*media.Unit // scratch: what a packer gives to deliver
 }
 
 // liveMember is a viewer's state in a fan-out, guarded by liveFanout.mu.
@@ -138,9 +142,15 @@ func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Un
 		if s.cfg.fanoutChunk > 0 {
 			f.chunk = s.cfg.fanoutChunk
 		}
-		for _, t := range st.Tracks() {
+		for i, t := range st.Tracks() {
 			if t.IsVideo() {
 				f.hasVideo = true
+			}
+			if t.Codec == media.Opus && s.cfg.AudioPackViewers > 0 {
+				if f.packers == nil {
+					f.packers = make([]*opusPacker, len(st.Tracks()))
+				}
+				f.packers[i] = newOpusPacker(s.cfg.AudioPack, rtpMTU)
 			}
 		}
 		// The stream's cached GOP, queued for the new reader, is the
@@ -238,10 +248,12 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 			f.mu.Lock()
 			f.gop.Clear()
 			f.mu.Unlock()
+			f.dropPacked()
 			s.requestKeyframe(f.key)
 			continue
 		case stale:
 			s.fanoutSkips.Add(1)
+			f.dropPacked()
 			continue // audio only: each frame stands alone
 		}
 		if !u.Ingest.IsZero() {
@@ -249,9 +261,36 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 		}
 		f.mu.Lock()
 		f.gop.Add(u)
-		f.deliver(u)
+		if p := f.packer(u.Track); p != nil {
+			// Joiners' bursts get the frames one a packet (the GOP);
+			// live viewers get them packed once the audience is large.
+			f.out = p.push(u, s.audioPacked.Load(), f.out[:0])
+			for _, x := range f.out {
+				f.deliver(x)
+			}
+			clear(f.out)
+		} else {
+			f.deliver(u)
+		}
 		f.mu.Unlock()
 		f.delivering.Store(0)
+	}
+}
+
+// packer returns the Opus packer of a track, or nil.
+func (f *liveFanout) packer(track int) *opusPacker {
+	if track < 0 || track >= len(f.packers) {
+		return nil
+	}
+	return f.packers[track]
+}
+
+// dropPacked forgets the frames the packers hold: the fan-out skips ahead.
+func (f *liveFanout) dropPacked() {
+	for _, p := range f.packers {
+		if p != nil {
+			p.drop()
+		}
 	}
 }
 

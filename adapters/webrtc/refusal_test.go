@@ -164,6 +164,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		"tiny messages":  {MaxMessageBytes: 10},
 		"empty ICE URL":  {ICEServers: []ICEServer{{}}},
 		"NACK buffer":    {NACKBuffer: 300},
+		"short packing":  {AudioPack: 20 * time.Millisecond},
+		"long packing":   {AudioPack: 200 * time.Millisecond},
 	} {
 		if _, err := New(cfg, fakeIngest{publish: noPublish}, fakePlayback{play: noPlay}); err == nil {
 			t.Errorf("%s: New accepted %+v", name, cfg)

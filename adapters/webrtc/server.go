@@ -52,6 +52,9 @@ type Server struct {
 
 	directViewers atomic.Uint64 // viewers sent on the direct path since start
 	fanoutSkips   atomic.Uint64 // times a fan-out fell fanoutMaxLag behind and skipped
+	// audioPacked: the audience is large enough for Opus packing
+	// (Config.AudioPackViewers); set under mu, read by the fan-outs.
+	audioPacked atomic.Bool
 
 	closeOnce sync.Once
 }
@@ -204,6 +207,7 @@ func (s *Server) register(p *peer) error {
 		}
 		s.nViewers++
 		s.viewers[p.key]++
+		s.updatePacking()
 	}
 	s.seq++
 	p.seq = s.seq
@@ -224,6 +228,25 @@ func (s *Server) unregister(p *peer) {
 		if s.viewers[p.key]--; s.viewers[p.key] <= 0 {
 			delete(s.viewers, p.key)
 		}
+		s.updatePacking()
+	}
+}
+
+// updatePacking turns Opus packing on at Config.AudioPackViewers viewers
+// and off under three quarters of it. s.mu is held.
+func (s *Server) updatePacking() {
+	n := s.cfg.AudioPackViewers
+	if n <= 0 {
+		return
+	}
+	on := s.audioPacked.Load()
+	switch {
+	case !on && s.nViewers >= n:
+		s.audioPacked.Store(true)
+		s.log.Info("Opus audio packed for a large audience", "viewers", s.nViewers, "packet", s.cfg.AudioPack)
+	case on && s.nViewers < n-n/4:
+		s.audioPacked.Store(false)
+		s.log.Info("Opus audio back to one frame a packet", "viewers", s.nViewers)
 	}
 }
 

@@ -25,6 +25,9 @@ type Stats struct {
 	// NACKs since start; RetransmitsRefused those asked for and not resent
 	// because the viewer's retransmission budget was spent (nack.go).
 	Retransmitted, RetransmitsRefused uint64
+	// AudioPacked: the audience is large enough for Opus audio to go in
+	// packets of several frames (Config.AudioPackViewers).
+	AudioPacked bool
 }
 
 // Stats returns the server's admission figures.
@@ -33,5 +36,6 @@ func (s *Server) Stats() Stats {
 	defer s.mu.Unlock()
 	g := &s.lagGuard
 	return Stats{Viewers: s.nViewers, SendLag: g.figure, RefusedByCPU: g.refusedCPU, RefusedByLag: g.refusedLag, Shed: g.shed, DirectViewers: s.directViewers.Load(), FanoutSkips: s.fanoutSkips.Load(),
-		Retransmitted: s.api.nack.resent.Load(), RetransmitsRefused: s.api.nack.refused.Load()}
+		Retransmitted: s.api.nack.resent.Load(), RetransmitsRefused: s.api.nack.refused.Load(),
+		AudioPacked: s.audioPacked.Load()}
 }

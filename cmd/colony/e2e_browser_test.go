@@ -262,3 +262,108 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 		t.Logf("publisher events: %s", strings.Join(events, ", "))
 	}
 }
+
+// audioFigures is what the player page's audio() reports: Chromium's
+// inbound-rtp statistics of the audio it plays.
+type audioFigures struct {
+	Packets   float64 `json:"packets"`
+	Lost      float64 `json:"lost"`
+	Samples   float64 `json:"samples"`
+	Concealed float64 `json:"concealed"`
+	JBDelay   float64 `json:"jbDelay"`   // seconds, summed over the samples emitted
+	JBEmitted float64 `json:"jbEmitted"` // samples emitted from the jitter buffer
+}
+
+func playerAudio(t *testing.T, tab context.Context) audioFigures {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+	defer cancel()
+	a, err := chromedp.Run(ctx, chromedp.Evaluate[*audioFigures](`window.audio()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("player audio: %v", err)
+	}
+	if a == nil {
+		return audioFigures{}
+	}
+	return *a
+}
+
+// audioWindow is the audio a player received over a few seconds.
+type audioWindow struct {
+	packetsPerSec, samplesPerSec, concealed float64
+	jitterBuffer                            time.Duration // the mean delay in Chromium's jitter buffer
+}
+
+func measureAudio(t *testing.T, tab context.Context, d time.Duration) audioWindow {
+	t.Helper()
+	a, start := playerAudio(t, tab), time.Now()
+	time.Sleep(d)
+	b, secs := playerAudio(t, tab), time.Since(start).Seconds()
+	w := audioWindow{packetsPerSec: (b.Packets - a.Packets) / secs, samplesPerSec: (b.Samples - a.Samples) / secs}
+	if n := b.Samples - a.Samples; n > 0 {
+		w.concealed = (b.Concealed - a.Concealed) / n
+	}
+	if n := b.JBEmitted - a.JBEmitted; n > 0 {
+		w.jitterBuffer = time.Duration((b.JBDelay - a.JBDelay) / n * float64(time.Second))
+	}
+	return w
+}
+
+// TestBrowserPackedAudio: a node packs Opus frames for a large audience
+// (webrtc.audio_pack_viewers, here 2). Chromium publishes its fake camera
+// and microphone (Opus in 20 ms packets) and a Chromium player gets about
+// 50 audio packets a second; a second player makes the audience, and the
+// first then gets about 17 a second, 60 ms each, and still plays all of
+// the audio: samples at the real-time rate, next to none concealed.
+func TestBrowserPackedAudio(t *testing.T) {
+	dir := webDir(t)
+	n := startNode(t, "packed", nodeOpts{config: "webrtc:\n  audio_pack_viewers: 2\n"})
+	pages := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(pages.Close)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	browser := startChromium(t, ctx)
+	q := url.Values{"ws": {wsURL(n, "WebRTCAppEE")}, "id": {"packed1"}}.Encode()
+	pub, _ := openPage(t, browser, "publisher", pages.URL+"/publish.html?"+q)
+	waitState(t, pub, "publisher", "publish_started", 60*time.Second)
+	waitStatus(t, n, "WebRTCAppEE", "packed1", "broadcasting", 20*time.Second)
+
+	check := func(phase string, w audioWindow, minPPS, maxPPS float64) {
+		t.Helper()
+		t.Logf("%s: %.1f audio packets/s, %.0f samples/s, %.2f %% concealed, jitter buffer %v",
+			phase, w.packetsPerSec, w.samplesPerSec, 100*w.concealed, w.jitterBuffer.Round(time.Millisecond))
+		switch {
+		case w.packetsPerSec < minPPS || w.packetsPerSec > maxPPS:
+			t.Errorf("%s: %.1f audio packets a second, want %.0f to %.0f", phase, w.packetsPerSec, minPPS, maxPPS)
+		case w.samplesPerSec < 0.9*48000:
+			t.Errorf("%s: %.0f samples a second played, want about 48000", phase, w.samplesPerSec)
+		case w.concealed > 0.05:
+			t.Errorf("%s: %.1f %% of the samples concealed", phase, 100*w.concealed)
+		}
+	}
+
+	first, _ := openPage(t, browser, "player", pages.URL+"/play.html?"+q)
+	waitState(t, first, "player", "play_started", 60*time.Second)
+	eventually(t, 30*time.Second, "the player's audio", func() error {
+		if a := playerAudio(t, first); a.Samples < 48000 {
+			return fmt.Errorf("audio %+v", a)
+		}
+		return nil
+	})
+	if v := metric(t, n, "colony_webrtc_audio_packed"); v != 0 {
+		t.Fatalf("colony_webrtc_audio_packed = %v with one viewer", v)
+	}
+	check("one viewer", measureAudio(t, first, 4*time.Second), 40, 60)
+
+	second, _ := openPage(t, browser, "second player", pages.URL+"/play.html?"+q)
+	waitState(t, second, "second player", "play_started", 60*time.Second)
+	if v := metric(t, n, "colony_webrtc_audio_packed"); v != 1 {
+		t.Fatalf("colony_webrtc_audio_packed = %v with two viewers", v)
+	}
+	time.Sleep(2 * time.Second) // the jitter buffer settles on the new packets
+	check("two viewers, packed", measureAudio(t, first, 4*time.Second), 12, 22)
+	if countLines(n.log.String(), `msg="Opus audio packed for a large audience"`, "viewers=2", "packet=60ms") != 1 {
+		t.Errorf("no log line for the packing:\n%s", abrGrep(n.log.String(), "Opus"))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/colony-live/colony/adapters/bbolt"
 	"github.com/colony-live/colony/adapters/gomaxprocs"
@@ -101,6 +102,12 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, w
 	reg.Counter("webrtc_viewers_refused_cpu_total", "WebRTC viewers refused over webrtc.cpu_limit.", func() float64 { return float64(w.Stats().RefusedByCPU) })
 	reg.Counter("webrtc_viewers_refused_lag_total", "WebRTC viewers refused over webrtc.lag_limit.", func() float64 { return float64(w.Stats().RefusedByLag) })
 	reg.Counter("webrtc_direct_viewers_total", "WebRTC viewers sent on the direct SRTP path (encrypted and queued on the muxed socket without pion's transport layers).", func() float64 { return float64(w.Stats().DirectViewers) })
+	reg.Gauge("webrtc_audio_packed", "1 while the node's WebRTC audience is large enough for Opus audio in packets of several frames (webrtc.audio_pack_viewers), else 0.", func() float64 {
+		if w.Stats().AudioPacked {
+			return 1
+		}
+		return 0
+	})
 	reg.Counter("webrtc_fanout_skips_total", "Times a WebRTC fan-out fell over a second (4× webrtc.lag_limit) behind its stream and skipped to a fresh keyframe, or dropped an old audio frame.", func() float64 { return float64(w.Stats().FanoutSkips) })
 	reg.Counter("webrtc_retransmissions_total", "Video packets resent to WebRTC viewers for their NACKs.", func() float64 { return float64(w.Stats().Retransmitted) })
 	reg.Counter("webrtc_retransmissions_refused_total", "Retransmissions WebRTC viewers asked for and were refused: each viewer's are bounded to half its video's rate, plus a 128 KB burst.", func() float64 { return float64(w.Stats().RetransmitsRefused) })
@@ -124,6 +131,7 @@ func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Pla
 	wc := webrtc.Config{IncludeLoopback: ip == nil,
 		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
 		MaxViewers: cfg.WebRTC.MaxViewers, CPULimit: cfg.WebRTC.CPULimit, NACKBuffer: cfg.WebRTC.NACKBuffer,
+		AudioPackViewers: cfg.WebRTC.AudioPackViewers, AudioPack: time.Duration(cfg.WebRTC.AudioPackMS) * time.Millisecond,
 		Logger: log, Audio: audio, Renditions: rends,
 	}
 	if wc.LagLimit = cfg.WebRTC.LagLimit; wc.LagLimit <= 0 {
