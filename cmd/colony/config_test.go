@@ -202,3 +202,28 @@ func loadConfigText(t *testing.T, text string) (Config, error) {
 	}
 	return loadConfig(path)
 }
+
+func TestLoadConfigAudioPacking(t *testing.T) {
+	tests := []struct {
+		name        string
+		file        string
+		wantViewers int
+		wantMS      int
+	}{
+		{"defaults", "", 100, 60},
+		{"never", "webrtc:\n  audio_pack_viewers: -1\n", -1, 60},
+		{"sooner, shorter", "webrtc:\n  audio_pack_viewers: 20\n  audio_pack_ms: 40\n", 20, 40},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfigText(t, tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.WebRTC.AudioPackViewers != tt.wantViewers || cfg.WebRTC.AudioPackMS != tt.wantMS {
+				t.Errorf("audio_pack_viewers %d, audio_pack_ms %d; want %d, %d",
+					cfg.WebRTC.AudioPackViewers, cfg.WebRTC.AudioPackMS, tt.wantViewers, tt.wantMS)
+			}
+		})
+	}
+}
