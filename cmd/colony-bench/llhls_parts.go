@@ -86,10 +86,12 @@ func listParts(pl *playlist.Media) []listedPart {
 }
 
 // pickStart returns where an LL-HLS viewer starts loading: the
-// independent part at or before PART-HOLD-BACK (default 3 part targets)
-// from the end of the playlist; and how much media to skip from there, as
-// a player decodes from that part but starts showing at the hold-back
-// point. Without listed parts it starts at the last full segment.
+// independent part at or before the position PART-HOLD-BACK (default 3
+// part targets) from the end of the playlist; and how much media to skip
+// from there, as a player decodes from that part but starts showing at
+// the hold-back position itself (hls.js seeks to it; a position on the
+// part boundary before it would play up to a part later than the
+// playlist asks). Without listed parts it starts at the last full segment.
 func pickStart(pl *playlist.Media) (partRef, time.Duration) {
 	parts := listParts(pl)
 	if len(parts) == 0 {
@@ -103,13 +105,15 @@ func pickStart(pl *playlist.Media) (partRef, time.Duration) {
 		holdBack = *pl.ServerControl.PartHoldBack
 	}
 	i := len(parts) - 1
-	for acc := time.Duration(0); i > 0; i-- {
+	var acc time.Duration // from the start of part i to the end
+	for ; i >= 0; i-- {
 		acc += parts[i].dur
-		if acc >= holdBack {
+		if acc >= holdBack || i == 0 {
 			break
 		}
 	}
-	var skip time.Duration
+	// The hold-back position is this far into part i.
+	skip := max(0, acc-holdBack)
 	for i > 0 && !parts[i].independent {
 		i--
 		skip += parts[i].dur

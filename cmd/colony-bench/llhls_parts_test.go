@@ -81,8 +81,10 @@ func TestPickStart(t *testing.T) {
 	}
 	hb := 300 * time.Millisecond
 	pl.ServerControl.PartHoldBack = &hb
-	if ref, skip := pickStart(pl); ref != (partRef{7, 0}) || skip != 0 {
-		t.Fatalf("hold-back 0.3 s: pickStart = %v, %v; want {7 0}, 0", ref, skip)
+	// 0.3 s before the end is 0.1 s into part 25 (msn 7, index 0), an
+	// independent one: shown from there, not from its start 0.4 s back.
+	if ref, skip := pickStart(pl); ref != (partRef{7, 0}) || skip != 100*time.Millisecond {
+		t.Fatalf("hold-back 0.3 s: pickStart = %v, %v; want {7 0}, 100ms", ref, skip)
 	}
 }
 
