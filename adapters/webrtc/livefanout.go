@@ -260,16 +260,17 @@ func (f *liveFanout) run(s *Server, ctx context.Context) {
 			f.delivering.Store(u.Ingest.UnixNano())
 		}
 		f.mu.Lock()
-		f.gop.Add(u)
 		if p := f.packer(u.Track); p != nil {
-			// Joiners' bursts get the frames one a packet (the GOP);
-			// live viewers get them packed once the audience is large.
+			// The GOP keeps what was delivered: a frame the packer holds
+			// reaches a joiner in its packet, not also in the burst.
 			f.out = p.push(u, s.audioPacked.Load(), f.out[:0])
 			for _, x := range f.out {
+				f.gop.Add(x)
 				f.deliver(x)
 			}
 			clear(f.out)
 		} else {
+			f.gop.Add(u)
 			f.deliver(u)
 		}
 		f.mu.Unlock()

@@ -11,9 +11,10 @@ import (
 // (RFC 6716 section 3.2.5, "code 3"), made once per stream for all its
 // viewers. Every packet sent is a message the machine pays for whatever
 // its size, and at 20 ms an audio track is 50 packets a second per viewer
-// against the video's 30 frames; three frames a packet make it 17, for 40
-// ms more audio latency. The frames themselves are not touched: a decoder
-// gets the same bits, and decodes the same audio.
+// against the video's 30 frames; three frames a packet make it 17, for
+// more audio latency (40 ms at the server, and a browser's jitter buffer
+// grows with the packets). The frames themselves are not touched: a
+// decoder gets the same bits, and decodes the same audio.
 
 const (
 	// opusMaxFrameBytes is the largest Opus frame (RFC 6716 R2).

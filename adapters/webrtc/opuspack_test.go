@@ -505,19 +505,9 @@ func TestOpusPackedForAudience(t *testing.T) {
 	const gop = 30
 	feed.until(gop)
 
-	var mu sync.Mutex
-	var audio []*rtp.Packet
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := client.Play(ctx, hs.URL+"/LiveApp/whep/cam1", client.PlayOptions{Options: client.Options{Logger: testLogger()},
-		OnAudioPacket: func(p *rtp.Packet, _ time.Time) {
-			mu.Lock()
-			audio = append(audio, p.Clone())
-			mu.Unlock()
-		}})
-	if err != nil {
-		t.Fatalf("play: %v", err)
-	}
+	a, aAudio := playRecording(ctx, t, hs.URL)
 	defer a.Close()
 	waitFor(t, "the viewer's companion reader", 5*time.Second, func() bool { return companion.Readers() == 1 })
 	if s.Stats().AudioPacked {
@@ -525,10 +515,7 @@ func TestOpusPackedForAudience(t *testing.T) {
 	}
 	feed.until(50)
 
-	b, err := client.Play(ctx, hs.URL+"/LiveApp/whep/cam1", client.PlayOptions{Options: client.Options{Logger: testLogger()}})
-	if err != nil {
-		t.Fatalf("play: %v", err)
-	}
+	b, _ := playRecording(ctx, t, hs.URL)
 	if !s.Stats().AudioPacked {
 		t.Fatal("audio not packed for two viewers")
 	}
@@ -536,7 +523,6 @@ func TestOpusPackedForAudience(t *testing.T) {
 	if err := b.WaitFrames(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the second viewer's audio", 5*time.Second, func() bool { return b.Stats().AudioPackets > 0 })
 	b.Close()
 	waitFor(t, "packing off with one viewer", 5*time.Second, func() bool { return !s.Stats().AudioPacked })
 	feed.until(len(fx.aus))
@@ -545,35 +531,21 @@ func TestOpusPackedForAudience(t *testing.T) {
 	}
 	// The last frame fed is sent a frame a packet: wait for it.
 	last := feed.sentAudio() - 1
-	first := int((gop-1)*fixtureFrameDur/opusPacketDur) + 1 // the first at or after the first picture
 	waitFor(t, "the audio", 10*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(audio) > 0 && bytes.Equal(audio[len(audio)-1].Payload, frames[last])
+		got := aAudio()
+		return len(got) > 0 && bytes.Equal(got[len(got)-1].Payload, frames[last])
 	})
-	mu.Lock()
-	got := append([]*rtp.Packet(nil), audio...)
-	mu.Unlock()
-
-	next, durs := first, map[time.Duration]int{}
-	for i, p := range got {
-		fs, err := splitOpus(p.Payload)
-		if err != nil {
-			t.Fatalf("packet %d: %v", i, err)
-		}
-		if d := p.Timestamp - got[0].Timestamp; d != uint32((next-first)*960) {
-			t.Fatalf("packet %d (frame %d) is %d ticks after the first, want %d", i, next, d, (next-first)*960)
-		}
-		for _, f := range fs {
-			if next >= len(frames) || !bytes.Equal(f, frames[next]) {
-				t.Fatalf("packet %d: a frame that is not frame %d (one missed, repeated or changed)", i, next)
-			}
-			next++
-		}
-		durs[opus.PacketDuration(p.Payload)]++
+	got := aAudio()
+	first, next := checkFrames(t, "first viewer", got, frames)
+	if want := int((gop-1)*fixtureFrameDur/opusPacketDur) + 1; first != want { // the first at or after the first picture
+		t.Fatalf("the first viewer's audio starts at frame %d, want %d", first, want)
 	}
 	if next != last+1 {
 		t.Fatalf("frames %d to %d received, want to %d", first, next-1, last)
+	}
+	durs := map[time.Duration]int{}
+	for _, p := range got {
+		durs[opus.PacketDuration(p.Payload)]++
 	}
 	t.Logf("packets by duration: %v", durs)
 	if durs[60*time.Millisecond] < 5 || durs[20*time.Millisecond] < 5 {
@@ -584,6 +556,132 @@ func TestOpusPackedForAudience(t *testing.T) {
 	}
 	if d := decodeOpus(t, got); d < time.Duration(last-first)*opusPacketDur-oggPreSkip {
 		t.Fatalf("ffmpeg decoded %v of audio", d)
+	}
+}
+
+// playRecording plays the test stream over WHEP and records its audio
+// packets; the function returns a copy of those received so far.
+func playRecording(ctx context.Context, t *testing.T, base string) (*client.Player, func() []*rtp.Packet) {
+	t.Helper()
+	var mu sync.Mutex
+	var audio []*rtp.Packet
+	pl, err := client.Play(ctx, base+"/LiveApp/whep/cam1", client.PlayOptions{Options: client.Options{Logger: testLogger()},
+		OnAudioPacket: func(p *rtp.Packet, _ time.Time) {
+			mu.Lock()
+			audio = append(audio, p.Clone())
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatalf("play: %v", err)
+	}
+	return pl, func() []*rtp.Packet {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*rtp.Packet(nil), audio...)
+	}
+}
+
+// checkFrames checks that pkts hold consecutive frames of frames, each
+// once, and that each packet's RTP timestamp is its first frame's (960
+// ticks a frame); it returns the first frame's index and the one after
+// the last.
+func checkFrames(t *testing.T, who string, pkts []*rtp.Packet, frames [][]byte) (first, next int) {
+	t.Helper()
+	if len(pkts) == 0 {
+		t.Fatalf("%s: no audio", who)
+	}
+	fs, err := splitOpus(pkts[0].Payload)
+	if err != nil {
+		t.Fatalf("%s: packet 0: %v", who, err)
+	}
+	first = slices.IndexFunc(frames, func(f []byte) bool { return bytes.Equal(f, fs[0]) })
+	if first < 0 {
+		t.Fatalf("%s: the first packet's frame is none of the stream's", who)
+	}
+	next = first
+	for i, p := range pkts {
+		fs, err := splitOpus(p.Payload)
+		if err != nil {
+			t.Fatalf("%s: packet %d: %v", who, i, err)
+		}
+		if d := p.Timestamp - pkts[0].Timestamp; d != uint32((next-first)*960) {
+			t.Fatalf("%s: packet %d (frame %d) is %d ticks after the first, want %d", who, i, next, d, (next-first)*960)
+		}
+		for _, f := range fs {
+			if next >= len(frames) || !bytes.Equal(f, frames[next]) {
+				t.Fatalf("%s: packet %d: a frame that is not frame %d (one missed, repeated or changed)", who, i, next)
+			}
+			next++
+		}
+	}
+	return first, next
+}
+
+// TestOpusPackedJoiner: a stream with an Opus track of its own (a WebRTC
+// publication), packed for its audience of two; a third viewer joins
+// while a frame waits in the packer, and gets every frame from its
+// first picture on once: the held frame comes in the packet that holds
+// it, not also alone in its start-up burst.
+func TestOpusPackedJoiner(t *testing.T) {
+	fx := loadH264Fixture(t, 3)
+	frames := loadOpusPackets(t, "3")
+	st := media.NewStream([]media.Track{
+		{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps, Width: 320, Height: 240},
+		{Codec: media.Opus, ClockRate: 48000, SampleRate: 48000, Channels: 2},
+	}, media.StreamConfig{})
+	t.Cleanup(st.Close)
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	s, hs := newTestServer(t, Config{AudioPackViewers: 2}, fakeIngest{publish: noPublish}, play)
+	video, audio := 0, 0 // units written
+	until := func(n int) {
+		for ; video < n; video++ {
+			u := fx.unit(video)
+			st.Write(u)
+			// The audio runs up to a frame ahead of the video.
+			for ; audio < len(frames) && time.Duration(audio)*opusPacketDur <= u.PTS+opusPacketDur; audio++ {
+				pts := time.Duration(audio) * opusPacketDur
+				st.Write(&media.Unit{Track: 1, PTS: pts, DTS: pts, Key: true, Data: frames[audio]})
+			}
+			time.Sleep(fixtureFrameDur / 3)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	until(5) // audio frames 0-7, sent one a packet
+	a, _ := playRecording(ctx, t, hs.URL)
+	defer a.Close()
+	b, _ := playRecording(ctx, t, hs.URL)
+	defer b.Close()
+	if err := b.WaitFrames(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Stats().AudioPacked {
+		t.Fatal("audio not packed for two viewers")
+	}
+	// To video frame 39 (a keyframe at 30), audio frame 65: frames 8 to
+	// 64 go in 19 packets, and 65 waits for 66 and 67.
+	until(40)
+	c, cAudio := playRecording(ctx, t, hs.URL)
+	defer c.Close()
+	if err := c.WaitFrames(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	until(len(fx.aus)) // to audio frame 149: the last packet sent ends with 148
+	lastSent := frames[audio-2]
+	waitFor(t, "the joiner's audio", 5*time.Second, func() bool {
+		got := cAudio()
+		if len(got) == 0 {
+			return false
+		}
+		fs, err := splitOpus(got[len(got)-1].Payload)
+		return err == nil && bytes.Equal(fs[len(fs)-1], lastSent)
+	})
+	first, next := checkFrames(t, "joiner", cAudio(), frames)
+	t.Logf("the joiner got audio frames %d to %d, each once", first, next-1)
+	// Its first picture is video frame 39 (1300 ms less a rounding): the
+	// audio starts with the first packet at or after it, 65-67.
+	if first != 65 {
+		t.Fatalf("the joiner's audio starts at frame %d, want 65", first)
 	}
 }
 

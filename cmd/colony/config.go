@@ -144,8 +144,9 @@ type WebRTCConfig struct {
 	// AudioPackViewers: from this many WebRTC viewers on the node, Opus
 	// audio goes to viewers in packets of AudioPackMS, consecutive frames
 	// joined (not re-encoded): with 20 ms frames and 60 ms packets a third
-	// of the audio's packets, for 40 ms more audio latency; back to a frame
-	// a packet under three quarters of it (default 100; negative: never).
+	// of the audio's packets, for more audio latency (40 ms at the server;
+	// Chromium's jitter buffer held 95 ms against 30-49); back to a frame a
+	// packet under three quarters of it (default 100; negative: never).
 	AudioPackViewers int `yaml:"audio_pack_viewers"`
 	// AudioPackMS is the audio a packed Opus packet holds, 40 to 120 ms
 	// (default 60).
