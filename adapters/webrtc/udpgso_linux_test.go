@@ -137,8 +137,14 @@ func TestBatchConnGSO(t *testing.T) {
 					}
 				}
 			}
+			// The sender counts a batch once its system call returns,
+			// which may be after the receivers have read it.
+			waitFor(t, "the sender's counts", 5*time.Second, func() bool { return bc.sent.Load()+bc.failed.Load() >= uint64(want) })
 			if s := bc.sent.Load(); s != uint64(want) || bc.failed.Load() != 0 {
 				t.Fatalf("sent %d, failed %d; want %d sent", s, bc.failed.Load(), want)
+			}
+			if !tc.wantGSO { // messages are counted just after datagrams
+				waitFor(t, "the sender's message count", 5*time.Second, func() bool { return bc.msgs.Load() >= uint64(want) })
 			}
 			msgs := bc.msgs.Load()
 			if tc.wantGSO && msgs > uint64(want)/2 {
