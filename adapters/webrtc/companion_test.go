@@ -47,7 +47,18 @@ func (f *fakeAudio) OpusFor(ctx context.Context, key stream.Key) (*media.Stream,
 // packets (20 ms each, one a page).
 func loadOpusPackets(t *testing.T, seconds string) [][]byte {
 	t.Helper()
-	f, err := os.Open(opusFixture(t, seconds))
+	pkts := readOggPackets(t, opusFixture(t, seconds))
+	if len(pkts) < 100 {
+		t.Fatalf("%d Opus packets in the fixture", len(pkts))
+	}
+	return pkts
+}
+
+// readOggPackets returns the pages of an Ogg Opus file written one packet
+// a page, the headers left out.
+func readOggPackets(t *testing.T, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,9 +79,6 @@ func loadOpusPackets(t *testing.T, seconds string) [][]byte {
 		if !bytes.HasPrefix(page, []byte("OpusTags")) {
 			pkts = append(pkts, page)
 		}
-	}
-	if len(pkts) < 100 {
-		t.Fatalf("%d Opus packets in the fixture", len(pkts))
 	}
 	return pkts
 }

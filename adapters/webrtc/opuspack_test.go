@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -19,7 +17,6 @@ import (
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/ports"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 )
 
@@ -378,29 +375,7 @@ func libopusPackets(t *testing.T, args ...string) [][]byte {
 	if out, err := exec.Command("ffmpeg", cmd...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, _, err := oggreader.NewWith(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkts [][]byte
-	for {
-		page, _, err := r.ParseNextPage()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.HasPrefix(page, []byte("OpusTags")) {
-			pkts = append(pkts, page)
-		}
-	}
-	return pkts
+	return readOggPackets(t, path)
 }
 
 // decodePCM writes Opus packets (their RTP timestamps from their PTS) to
