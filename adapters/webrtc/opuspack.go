@@ -79,11 +79,11 @@ func appendPacked(dst []byte, pkts [][]byte) []byte {
 }
 
 // opusPacker packs one Opus track's frames for a fan-out: consecutive
-// single-frame packets of one TOC byte, up to max of audio and maxBytes
-// of payload, go out as one packet. It holds frames until a packet is
-// full, so a frame waits at most max less its own duration.
+// single-frame packets of one TOC byte, up to maxDur of audio and
+// maxBytes of payload, go out as one packet. It holds frames until a
+// packet is full, so a frame waits at most maxDur less its own duration.
 type opusPacker struct {
-	max      time.Duration
+	maxDur   time.Duration
 	maxBytes int
 	held     []*media.Unit
 	dur      time.Duration // of the frames held
@@ -91,8 +91,8 @@ type opusPacker struct {
 	pkts     [][]byte      // scratch for appendPacked
 }
 
-func newOpusPacker(max time.Duration, maxBytes int) *opusPacker {
-	return &opusPacker{max: min(max, opusMaxPacket), maxBytes: maxBytes}
+func newOpusPacker(maxDur time.Duration, maxBytes int) *opusPacker {
+	return &opusPacker{maxDur: min(maxDur, opusMaxPacket), maxBytes: maxBytes}
 }
 
 // push takes the track's next unit and appends to out what is to be sent
@@ -102,13 +102,13 @@ func newOpusPacker(max time.Duration, maxBytes int) *opusPacker {
 // is held before it.
 func (p *opusPacker) push(u *media.Unit, pack bool, out []*media.Unit) []*media.Unit {
 	d, ok := opusFrame(u.Data)
-	if !pack || !ok || d >= p.max {
+	if !pack || !ok || d >= p.maxDur {
 		return append(p.flush(out), u)
 	}
 	if n := len(p.held); n > 0 {
 		last := p.held[n-1]
 		gap := u.PTS - (last.PTS + d)
-		if u.Data[0] != last.Data[0] || gap < -d/4 || gap > d/4 || p.dur+d > p.max || p.size+len(u.Data)+1 > p.maxBytes {
+		if u.Data[0] != last.Data[0] || gap < -d/4 || gap > d/4 || p.dur+d > p.maxDur || p.size+len(u.Data)+1 > p.maxBytes {
 			out = p.flush(out)
 		}
 	}
@@ -118,7 +118,7 @@ func (p *opusPacker) push(u *media.Unit, pack bool, out []*media.Unit) []*media.
 	p.held = append(p.held, u)
 	p.dur += d
 	p.size += len(u.Data) + 1 // the frame, and at most two length bytes for the TOC byte it loses
-	if p.dur+d > p.max {
+	if p.dur+d > p.maxDur {
 		out = p.flush(out)
 	}
 	return out

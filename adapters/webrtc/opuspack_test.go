@@ -312,8 +312,8 @@ func FuzzOpusPacker(f *testing.F) {
 	f.Add([]byte{0xf8, 1, 2, 0xf8, 3, 0xf8, 4, 5, 6, 0xf8}, uint8(3), uint16(0x00ff))
 	f.Add([]byte{0x00, 0x01, 0x02, 0xf9, 0x03}, uint8(6), uint16(0xfff0))
 	f.Fuzz(func(t *testing.T, data []byte, maxFrames uint8, packMask uint16) {
-		max := time.Duration(2+maxFrames%5) * 20 * time.Millisecond
-		p := newOpusPacker(max, 200)
+		maxDur := time.Duration(2+maxFrames%5) * 20 * time.Millisecond
+		p := newOpusPacker(maxDur, 200)
 		var in []*media.Unit
 		var sent []*media.Unit
 		pts := time.Duration(0)
@@ -354,8 +354,8 @@ func FuzzOpusPacker(f *testing.F) {
 				dur += d
 				k++
 			}
-			if dur > max {
-				t.Fatalf("a packet of %v, past %v", dur, max)
+			if dur > maxDur {
+				t.Fatalf("a packet of %v, past %v", dur, maxDur)
 			}
 		}
 		if k != len(in) {
