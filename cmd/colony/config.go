@@ -144,9 +144,10 @@ type WebRTCConfig struct {
 	// AudioPackViewers: from this many WebRTC viewers on the node, Opus
 	// audio goes to viewers in packets of AudioPackMS, consecutive frames
 	// joined (not re-encoded): with 20 ms frames and 60 ms packets a third
-	// of the audio's packets, for more audio latency (40 ms at the server;
-	// Chromium's jitter buffer held 95 ms against 30-49); back to a frame a
-	// packet under three quarters of it (default 100; negative: never).
+	// of the audio's packets, for more audio latency (40 ms at the server,
+	// and a deeper jitter buffer in the browser: Chromium's mean delay 60-98
+	// ms against 30-70); back to a frame a packet under three quarters of
+	// it (default 100; negative: never).
 	AudioPackViewers int `yaml:"audio_pack_viewers"`
 	// AudioPackMS is the audio a packed Opus packet holds, 40 to 120 ms
 	// (default 60).
