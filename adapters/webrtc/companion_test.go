@@ -83,13 +83,12 @@ func readOggPackets(t *testing.T, path string) [][]byte {
 	return pkts
 }
 
-// decodeOpus decodes the Opus packets received, written to an Ogg file,
-// with ffmpeg; any decoder message fails the test. It returns the audio
-// duration decoded.
-func decodeOpus(t *testing.T, pkts []*rtp.Packet) time.Duration {
+// writeOgg writes Opus packets to an Ogg file (pion's oggwriter, 48 kHz,
+// channels) and returns its path.
+func writeOgg(t *testing.T, pkts []*rtp.Packet, channels uint16) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "received.ogg")
-	w, err := oggwriter.New(path, 48000, 2)
+	path := filepath.Join(t.TempDir(), "opus.ogg")
+	w, err := oggwriter.New(path, 48000, channels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +100,15 @@ func decodeOpus(t *testing.T, pkts []*rtp.Packet) time.Duration {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// decodeOpus decodes the Opus packets received, written to an Ogg file,
+// with ffmpeg; any decoder message fails the test. It returns the audio
+// duration decoded.
+func decodeOpus(t *testing.T, pkts []*rtp.Packet) time.Duration {
+	t.Helper()
+	path := writeOgg(t, pkts, 2)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "framemd5", "-")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

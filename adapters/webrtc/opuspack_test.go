@@ -17,7 +17,6 @@ import (
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/ports"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 )
 
 // splitOpus returns the frames of an Opus packet, each with the packet's
@@ -383,20 +382,11 @@ func libopusPackets(t *testing.T, args ...string) [][]byte {
 // message fails the test.
 func decodePCM(t *testing.T, us []*media.Unit) []byte {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "packets.ogg")
-	w, err := oggwriter.New(path, 48000, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkts := make([]*rtp.Packet, len(us))
 	for i, u := range us {
-		p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(rtpTicks(u.PTS, 48000))}, Payload: u.Data}
-		if err := w.WriteRTP(p); err != nil {
-			t.Fatal(err)
-		}
+		pkts[i] = &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(rtpTicks(u.PTS, 48000))}, Payload: u.Data}
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := writeOgg(t, pkts, 1)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "s16le", "-ac", "1", "-")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
