@@ -61,7 +61,7 @@ type Config struct {
 	SegmentMinDuration time.Duration
 	// PartMinDuration is the shortest Low-Latency HLS part (default 120ms:
 	// 4 frames at 30 or 60 fps, 3 at 25; a player starting PART-HOLD-BACK,
-	// three parts, behind the live edge plays about 0.55 s behind the
+	// three parts, behind the live edge plays about 0.47 s behind the
 	// camera).
 	PartMinDuration time.Duration
 	// Directory is where the muxer (gohlslib) keeps its copy of each

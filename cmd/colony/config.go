@@ -165,7 +165,7 @@ type HLSConfig struct {
 	// SegmentDuration is the minimum segment length (default 1s).
 	SegmentDuration time.Duration `yaml:"segment_duration"`
 	// PartDuration is the minimum LL-HLS part length (default 120ms: 133 ms
-	// parts at 30 fps, about 0.55 s glass-to-glass).
+	// parts at 30 fps, about 0.47 s glass-to-glass).
 	PartDuration time.Duration `yaml:"part_duration"`
 	// Directory, when set, is where the muxer keeps its copy of each
 	// stream's segment window, and viewers are served from a copy in
