@@ -203,6 +203,8 @@ func loadConfigText(t *testing.T, text string) (Config, error) {
 	return loadConfig(path)
 }
 
+// TestLoadConfigAudioPacking: webrtc.audio_pack_* from the file (or the
+// defaults) reach the WebRTC server's configuration.
 func TestLoadConfigAudioPacking(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -220,9 +222,11 @@ func TestLoadConfigAudioPacking(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.WebRTC.AudioPackViewers != tt.wantViewers || cfg.WebRTC.AudioPackMS != tt.wantMS {
-				t.Errorf("audio_pack_viewers %d, audio_pack_ms %d; want %d, %d",
-					cfg.WebRTC.AudioPackViewers, cfg.WebRTC.AudioPackMS, tt.wantViewers, tt.wantMS)
+			// What the node gives its WebRTC server.
+			wc := webrtcConfig(cfg)
+			if wc.AudioPackViewers != tt.wantViewers || wc.AudioPack != time.Duration(tt.wantMS)*time.Millisecond {
+				t.Errorf("webrtc.Config AudioPackViewers %d, AudioPack %v; want %d, %d ms",
+					wc.AudioPackViewers, wc.AudioPack, tt.wantViewers, tt.wantMS)
 			}
 		})
 	}

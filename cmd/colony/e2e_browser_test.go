@@ -267,7 +267,6 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 // inbound-rtp statistics of the audio it plays.
 type audioFigures struct {
 	Packets   float64 `json:"packets"`
-	Lost      float64 `json:"lost"`
 	Samples   float64 `json:"samples"`
 	Concealed float64 `json:"concealed"`
 	JBDelay   float64 `json:"jbDelay"`   // seconds, summed over the samples emitted

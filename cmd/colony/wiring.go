@@ -125,6 +125,13 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, w
 
 // newWebRTC builds the WebRTC server (WHIP, WHEP, WebSocket signalling).
 func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Playback, audio ports.AudioCompanions, rends webrtc.Renditions) (*webrtc.Server, error) {
+	wc := webrtcConfig(cfg)
+	wc.Logger, wc.Audio, wc.Renditions = log, audio, rends
+	return webrtc.New(wc, ingest, play)
+}
+
+// webrtcConfig is the WebRTC server's configuration from the node's.
+func webrtcConfig(cfg Config) webrtc.Config {
 	// Without an advertised address, candidates are the interfaces' own
 	// addresses (loopback included, for a browser on the same machine).
 	ip := net.ParseIP(cfg.Node.AdvertiseAddr)
@@ -132,7 +139,6 @@ func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Pla
 		UDPPortMin: cfg.WebRTC.UDPPortMin, UDPPortMax: cfg.WebRTC.UDPPortMax, UDPMuxPort: cfg.WebRTC.UDPMuxPort,
 		MaxViewers: cfg.WebRTC.MaxViewers, CPULimit: cfg.WebRTC.CPULimit, NACKBuffer: cfg.WebRTC.NACKBuffer,
 		AudioPackViewers: cfg.WebRTC.AudioPackViewers, AudioPack: time.Duration(cfg.WebRTC.AudioPackMS) * time.Millisecond,
-		Logger: log, Audio: audio, Renditions: rends,
 	}
 	if wc.LagLimit = cfg.WebRTC.LagLimit; wc.LagLimit <= 0 {
 		wc.LagLimit = -1 // 0 in the file turns the guard off (0 is webrtc's default)
@@ -154,7 +160,7 @@ func newWebRTC(cfg Config, log *slog.Logger, ingest ports.Ingest, play ports.Pla
 	for _, s := range cfg.WebRTC.STUNServers {
 		wc.ICEServers = append(wc.ICEServers, webrtc.ICEServer{URLs: []string{s}})
 	}
-	return webrtc.New(wc, ingest, play)
+	return wc
 }
 
 // newGovernor returns the adaptive GOMAXPROCS governor, or nil when the
