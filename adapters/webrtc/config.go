@@ -111,7 +111,7 @@ type Config struct {
 	// 60 ms packets a third of the audio's packets, the largest share of
 	// the packets a viewer costs, for more audio latency: 40 ms at the
 	// server, and a deeper jitter buffer in the browser (Chromium's mean
-	// delay 51-98 ms against 30-70 in the tests' runs). The frames are not
+	// delay 51-98 ms against 30-79 in the tests' runs). The frames are not
 	// re-encoded. Back to a frame a packet when the viewers fall under
 	// three quarters of it (default 100; negative: never).
 	AudioPackViewers int

@@ -146,7 +146,7 @@ type WebRTCConfig struct {
 	// joined (not re-encoded): with 20 ms frames and 60 ms packets a third
 	// of the audio's packets, for more audio latency (40 ms at the server,
 	// and a deeper jitter buffer in the browser: Chromium's mean delay 51-98
-	// ms against 30-70); back to a frame a packet under three quarters of
+	// ms against 30-79); back to a frame a packet under three quarters of
 	// it (default 100; negative: never).
 	AudioPackViewers int `yaml:"audio_pack_viewers"`
 	// AudioPackMS is the audio a packed Opus packet holds, 40 to 120 ms
