@@ -100,24 +100,37 @@ func startNode(t *testing.T, name string, o nodeOpts) *colonyNode {
 		o.dataDir = t.TempDir()
 	}
 	n := &colonyNode{t: t, name: name, host: o.host, dataDir: o.dataDir}
-	httpPort, rtmpPort, relayPort := freePort(t, o.host), freePort(t, o.host), freePort(t, o.host)
-	n.HTTP = fmt.Sprintf("http://%s:%d", o.host, httpPort)
-	n.RTMP = fmt.Sprintf("rtmp://%s:%d", o.host, rtmpPort)
-	n.RelayAdr = fmt.Sprintf("%s:%d", o.host, relayPort)
 	cfgPath := filepath.Join(o.dataDir, "colony.yaml")
 	if o.config != "" {
 		if err := os.WriteFile(cfgPath, []byte(o.config), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n.args = append([]string{"run", "--config", cfgPath, "--data-dir", o.dataDir,
-		"--http-addr", fmt.Sprintf("%s:%d", o.host, httpPort),
-		"--rtmp-addr", fmt.Sprintf("%s:%d", o.host, rtmpPort),
-		"--relay-addr", n.RelayAdr,
-		"--advertise-addr", o.host, "--log-level", "debug",
-		// WebRTC on one UDP port (the default), its own: nodes share the host.
-		"--udp-mux-port", strconv.Itoa(freeUDPPort(t))}, o.args...)
-	n.start()
+	// A port found free can be taken by another process before the node
+	// binds it (an outgoing connection's source port, say): a node that
+	// exits on "address already in use" is started again on new ports.
+	for attempt := 1; ; attempt++ {
+		httpPort, rtmpPort, relayPort := freePort(t, o.host), freePort(t, o.host), freePort(t, o.host)
+		n.HTTP = fmt.Sprintf("http://%s:%d", o.host, httpPort)
+		n.RTMP = fmt.Sprintf("rtmp://%s:%d", o.host, rtmpPort)
+		n.RelayAdr = fmt.Sprintf("%s:%d", o.host, relayPort)
+		n.args = append([]string{"run", "--config", cfgPath, "--data-dir", o.dataDir,
+			"--http-addr", fmt.Sprintf("%s:%d", o.host, httpPort),
+			"--rtmp-addr", fmt.Sprintf("%s:%d", o.host, rtmpPort),
+			"--relay-addr", n.RelayAdr,
+			"--advertise-addr", o.host, "--log-level", "debug",
+			// WebRTC on one UDP port (the default), its own: nodes share the host.
+			"--udp-mux-port", strconv.Itoa(freeUDPPort(t))}, o.args...)
+		err := n.launch()
+		if err == nil {
+			break
+		}
+		if attempt < 3 && strings.Contains(n.log.String(), "address already in use") {
+			t.Logf("%s: a port was taken before the node bound it; starting again on new ports: %v", name, err)
+			continue
+		}
+		t.Fatalf("%v\n%s", err, n.log.String())
+	}
 	t.Cleanup(func() {
 		n.stop()
 		if t.Failed() {
@@ -127,35 +140,48 @@ func startNode(t *testing.T, name string, o nodeOpts) *colonyNode {
 	return n
 }
 
+// start runs the node with its arguments and waits until it is live.
 func (n *colonyNode) start() {
+	n.t.Helper()
+	if err := n.launch(); err != nil {
+		n.t.Fatalf("%v\n%s", err, n.log.String())
+	}
+}
+
+// launch starts the process and waits until it is live; it returns an
+// error if the process exits first or is not live within 15s.
+func (n *colonyNode) launch() error {
 	n.t.Helper()
 	n.log = &syncbuf.Buffer{}
 	n.cmd = exec.Command(colonyBin(n.t), n.args...)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	n.exited = make(chan struct{})
 	if err := n.cmd.Start(); err != nil {
-		n.t.Fatal(err)
+		return fmt.Errorf("%s: %w", n.name, err)
 	}
 	go func() {
 		n.exitErr = n.cmd.Wait()
 		close(n.exited)
 	}()
 	deadline := time.Now().Add(15 * time.Second)
+	client := &http.Client{Timeout: time.Second}
 	for {
-		resp, err := http.Get(n.HTTP + "/rest/v2/liveness")
+		resp, err := client.Get(n.HTTP + "/rest/v2/liveness")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-n.exited:
-			n.t.Fatalf("%s exited at start: %v\n%s", n.name, n.exitErr, n.log.String())
+			return fmt.Errorf("%s exited at start: %w", n.name, n.exitErr)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			n.t.Fatalf("%s not live after 15s\n%s", n.name, n.log.String())
+			_ = n.cmd.Process.Kill()
+			<-n.exited
+			return fmt.Errorf("%s not live after 15s", n.name)
 		}
 	}
 }
