@@ -10,7 +10,7 @@ BIN := bin
 FUZZTIME ?= 10000x
 E2E_TIMEOUT ?= 20m
 
-.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web plugins proto bench-full bench-edge
+.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web plugins proto bench-full bench-edge bench-deps
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -65,14 +65,16 @@ test: test-deps vet unit fuzz e2e ## install test dependencies, then vet, unit, 
 web: ## refresh the dashboard's vendored hls.js from npm (web/package-lock.json)
 	bash scripts/build-web.sh
 
-bench: build ## Go benchmarks of the hot paths, then the short load matrix against colony and nginx-rtmp (under 5 min)
-	$(GO) test -run '^$$' -bench . -benchmem ./core/...
-	$(GO) test -run '^$$' -bench 'BenchmarkServe|BenchmarkViewerFrame|BenchmarkWHEPAnswer' -benchmem ./adapters/hls ./adapters/webrtc
+bench-deps: ## install nginx with its RTMP module, the load matrix's comparison, idempotently
 	command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-rtmp >/dev/null)
+
+bench: build bench-deps ## Go benchmarks of the hot paths, then the short load matrix against colony and nginx-rtmp (under 5 min)
+	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+	$(GO) test -run '^$$' -bench 'BenchmarkServe|BenchmarkViewerFrame|BenchmarkWHEPAnswer' -benchmem ./adapters/hls ./adapters/webrtc
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh short
 
-bench-full: build ## the full load matrix (about 15 min): HLS 1-500, LL-HLS 1-200, WHEP 1-400, nginx-rtmp beside
+bench-full: build bench-deps ## the full load matrix (about 15 min): HLS 1-500, LL-HLS 1-200, WHEP 1-400, nginx-rtmp beside
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh full
 
 bench-edge: build ferretdb ## the load matrix through the edge of a two-node cluster (about 6 min)
