@@ -116,7 +116,9 @@ func (f *servedFile) write(w http.ResponseWriter) {
 	h["Cache-Control"] = f.cacheControl
 	h["Content-Length"] = f.length
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(f.body)
+	if !f.mem.sendTo(w, f.body) {
+		_, _ = w.Write(f.body)
+	}
 	runtime.KeepAlive(f) // f.mem keeps f.body mapped until written
 }
 

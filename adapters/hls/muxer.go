@@ -43,7 +43,8 @@ type streamMuxer struct {
 	minSegments int
 	ll          bool       // the Low-Latency variant: blocking reloads and parts
 	files       *fileCache // what requests are served from
-	leading     int        // the track whose keyframes may end a segment
+	memFiles    *memoryFiles
+	leading     int // the track whose keyframes may end a segment
 
 	// The AAC companion of Opus audio (see companion.go): when opus is a
 	// track index, the muxer starts in run, once the companion is there
@@ -74,12 +75,12 @@ type streamMuxer struct {
 	errors     int
 }
 
-func newStreamMuxer(ctx context.Context, cfg Config, key stream.Key, src *media.Stream, log *slog.Logger) (*streamMuxer, error) {
+func newStreamMuxer(ctx context.Context, cfg Config, key stream.Key, src *media.Stream, log *slog.Logger, files *memoryFiles) (*streamMuxer, error) {
 	log = log.With("stream", key.String())
 	ctx, cancel := context.WithCancel(ctx)
 	sm := &streamMuxer{
 		key: key, src: src, cfg: cfg, log: log,
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, memFiles: files,
 		ready: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}),
 		minSegments: minSegments(cfg),
 		ll:          cfg.Variant == VariantLowLatency,
@@ -139,7 +140,7 @@ func (sm *streamMuxer) start(tracks []media.Track, drop int) error {
 		},
 	}
 	if sm.dir == "" {
-		m.StorageFactory = memStorage{}
+		m.StorageFactory = memStorage{files: sm.memFiles}
 	}
 	if err := m.Start(); err != nil {
 		return fmt.Errorf("start muxer: %w", err)

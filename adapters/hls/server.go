@@ -33,6 +33,8 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the server starts
 
+	memFiles *memoryFiles // the bound on its segments' memory files
+
 	mu       sync.RWMutex
 	closed   bool
 	streams  map[stream.Key]*streamMuxer
@@ -71,6 +73,7 @@ func New(cfg Config, play ports.Playback) (*Server, error) {
 		play:     play,
 		log:      cfg.Logger.With("proto", "hls"),
 		now:      time.Now,
+		memFiles: &memoryFiles{max: maxMemoryFiles},
 		ctx:      ctx,
 		cancel:   cancel,
 		streams:  make(map[stream.Key]*streamMuxer),
@@ -100,7 +103,7 @@ func (s *Server) attach(key stream.Key, src *media.Stream) error {
 	}
 	s.mu.Unlock()
 
-	sm, err := newStreamMuxer(s.ctx, s.cfg, key, src, s.log)
+	sm, err := newStreamMuxer(s.ctx, s.cfg, key, src, s.log, s.memFiles)
 	if err != nil {
 		return err
 	}

@@ -23,9 +23,11 @@ var errNotFinalized = errors.New("segment not finalized")
 // Go heap where the system allows) and re-pointed into it, and readers hand
 // it to the file cache by reference (sharedReader.WriteTo). Each byte of
 // the window is then held once, at its exact size, whoever serves it.
-type memStorage struct{}
+type memStorage struct {
+	files *memoryFiles // the server's bound on memory files
+}
 
-func (memStorage) NewFile(string) (storage.File, error) { return &memFile{}, nil }
+func (s memStorage) NewFile(string) (storage.File, error) { return &memFile{files: s.files}, nil }
 
 // memFile is one segment: its parts while it is being written, then its
 // joined bytes.
@@ -34,6 +36,7 @@ type memFile struct {
 	parts     []*memPart
 	mem       *segmentMemory // set by Finalize
 	finalized bool
+	files     *memoryFiles
 }
 
 func (f *memFile) NewPart() storage.Part {
@@ -58,7 +61,7 @@ func (f *memFile) Finalize() {
 		b, _ := p.bytes()
 		n += len(b)
 	}
-	mem := newSegmentMemory(n)
+	mem := newSegmentMemory(n, f.files)
 	off := 0
 	for _, p := range f.parts {
 		b, _ := p.bytes()

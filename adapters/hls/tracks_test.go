@@ -129,7 +129,7 @@ func TestMapTracks(t *testing.T) {
 func TestH264WriterWaitsForKeyframe(t *testing.T) {
 	c := testClip(t)
 	sm, err := newStreamMuxer(t.Context(), Config{Variant: VariantMPEGTS}.withDefaults(),
-		mustKey(t, "LiveApp", "w"), media.NewStream(c.tracks, media.StreamConfig{}), Config{}.withDefaults().Logger)
+		mustKey(t, "LiveApp", "w"), media.NewStream(c.tracks, media.StreamConfig{}), Config{}.withDefaults().Logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -115,6 +116,28 @@ func (w *respWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.bytesOut.Add(uint64(n))
 	return n, err
+}
+
+// ReadFrom hands r to the response's own ReadFrom, which sends a file
+// with sendfile (segmentMemory.sendTo), counting the bytes.
+func (w *respWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	}
+	w.bytesOut.Add(uint64(n))
+	return n, err
+}
+
+func (w *respWriter) takesFiles() bool {
+	_, ok := w.ResponseWriter.(io.ReaderFrom)
+	return ok
 }
 
 // Unwrap lets http.ResponseController reach the connection.
