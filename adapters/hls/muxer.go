@@ -41,10 +41,10 @@ type streamMuxer struct {
 	// minSegments is how many segments the media playlist needs before
 	// the stream is announced.
 	minSegments int
-	ll          bool       // the Low-Latency variant: blocking reloads and parts
-	files       *fileCache // what requests are served from
-	memFiles    *memoryFiles
-	leading     int // the track whose keyframes may end a segment
+	ll          bool         // the Low-Latency variant: blocking reloads and parts
+	files       *fileCache   // what requests are served from
+	memFiles    *memoryFiles // the server's bound on segments in memory files
+	leading     int          // the track whose keyframes may end a segment
 
 	// The AAC companion of Opus audio (see companion.go): when opus is a
 	// track index, the muxer starts in run, once the companion is there

@@ -17,7 +17,7 @@ import (
 // (runtime.KeepAlive) until it has used them.
 type segmentMemory struct {
 	b  []byte
-	fd int // the memory file b maps (Linux), or -1
+	fd int // the memory file b maps (Linux), or -1 (never 0, stdin)
 
 	// Files reopened from fd for sendfile, each with its own position,
 	// kept for the next responses (at most maxIdleFiles); unreachable
@@ -29,8 +29,8 @@ type segmentMemory struct {
 // memoryFiles bounds the memory files a server's segments hold: each is a
 // file descriptor (and up to maxIdleFiles reopened ones) until the cleanup
 // of its segment closes it, which waits for the garbage collector, so a
-// busy server could otherwise gather thousands between collections. Segments past the bound are anonymous
-// memory, written to sockets by copy.
+// busy server could otherwise gather thousands between collections.
+// Segments past the bound are anonymous memory, written to sockets by copy.
 type memoryFiles struct {
 	open atomic.Int64
 	max  int64

@@ -19,7 +19,7 @@ const sendfileMin = 64 << 10
 // (net/http's response has one and hands a file to the connection's
 // sendfile), or the file not reopened. The caller keeps m alive.
 func (m *segmentMemory) sendTo(w io.Writer, b []byte) bool {
-	if m == nil || m.fd <= 0 || len(b) < sendfileMin {
+	if m == nil || m.fd < 0 || len(b) < sendfileMin {
 		return false
 	}
 	rf, ok := w.(io.ReaderFrom)

@@ -221,3 +221,53 @@ func TestMemoryFilesBound(t *testing.T) {
 	}
 	runtime.KeepAlive(c)
 }
+
+// TestServerSendsSegmentsAsFiles: through the whole server (muxer, memory
+// storage, file cache, respWriter), a segment of a published stream goes
+// to the connection as a file, and arrives whole; a request that does not
+// reach a connection's ReadFrom still gets every byte.
+func TestServerSendsSegmentsAsFiles(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("memory files are Linux's")
+	}
+	ts := newTestServer(t, Config{})
+	ts.publish(t, mustKey(t, "LiveApp", "sf"), 5*time.Second)
+	_, mediaPath := ts.mainPlaylist(t, "sf")
+	var segs []string
+	for deadline := time.Now().Add(15 * time.Second); len(segs) < 2; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no segments listed")
+		}
+		_, pl, _ := ts.get(t, mediaPath)
+		segs = uris(pl)
+	}
+	seg := segs[len(segs)-1] // the first may be a gap before the stream
+	files := &atomic.Int64{}
+	hs := httptest.NewUnstartedServer(ts.srv)
+	hs.Listener = fileListener{hs.Listener, files}
+	hs.Start()
+	defer hs.Close()
+	client := hs.Client()
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(hs.URL + "/LiveApp/streams/" + seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("segment %s: status %d, %v: %s", seg, resp.StatusCode, err, got)
+	}
+	if len(got) < sendfileMin || strconv.Itoa(len(got)) != resp.Header.Get("Content-Length") {
+		t.Fatalf("segment of %d bytes, Content-Length %s", len(got), resp.Header.Get("Content-Length"))
+	}
+	if files.Load() == 0 {
+		t.Error("the segment was copied into the connection, not sent as a file")
+	}
+	// The same segment through a writer without ReadFrom: copied, whole.
+	rec := httptest.NewRecorder()
+	ts.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/LiveApp/streams/"+seg, nil))
+	if !bytes.Equal(rec.Body.Bytes(), got) {
+		t.Errorf("copied segment differs from the one sent as a file (%d and %d bytes)", rec.Body.Len(), len(got))
+	}
+}
