@@ -33,7 +33,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the server starts
 
-	memFiles *memoryFiles // the bound on its segments' memory files
+	memFiles    *memoryFiles // the bound on its segments' memory files
+	allowOrigin []string     // cfg.AllowOrigin, as a header value
+	corsExpose  []string     // the Access-Control-Expose-Headers value
 
 	mu       sync.RWMutex
 	closed   bool
@@ -74,11 +76,15 @@ func New(cfg Config, play ports.Playback) (*Server, error) {
 		log:      cfg.Logger.With("proto", "hls"),
 		now:      time.Now,
 		memFiles: &memoryFiles{max: maxMemoryFiles},
-		ctx:      ctx,
-		cancel:   cancel,
-		streams:  make(map[stream.Key]*streamMuxer),
-		prefixes: make(map[string]*streamMuxer),
-		changed:  make(chan struct{}),
+		// Header values shared by every response (net/http only reads
+		// them; Header.Add would append to a copy).
+		allowOrigin: []string{cfg.AllowOrigin},
+		corsExpose:  []string{"Content-Length, Content-Type"},
+		ctx:         ctx,
+		cancel:      cancel,
+		streams:     make(map[stream.Key]*streamMuxer),
+		prefixes:    make(map[string]*streamMuxer),
+		changed:     make(chan struct{}),
 	}, nil
 }
 

@@ -99,7 +99,8 @@ func (w *bufferedWriter) copyTo(dst http.ResponseWriter) {
 type respWriter struct {
 	http.ResponseWriter
 	bytesOut *atomic.Uint64
-	status   int // 0 while nothing was written
+	status   int       // 0 while nothing was written
+	conn     *heldConn // the connection, when its responses can be held (cork.go)
 }
 
 func (w *respWriter) WriteHeader(status int) {
@@ -113,9 +114,21 @@ func (w *respWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if len(b) >= holdMin && w.conn.hold() {
+		defer w.push()
+	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytesOut.Add(uint64(n))
 	return n, err
+}
+
+// push sends a held response: what net/http still buffers, then the
+// connection uncorked.
+func (w *respWriter) push() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	w.conn.push()
 }
 
 // ReadFrom hands r to the response's own ReadFrom, which sends a file

@@ -233,7 +233,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mux.Handle("/{app}/streams/", hlsSrv)
 	mux.Handle("/", dashboard.Handler(dashboard.Config{}))
 	webrtcSrv.Register(mux)
-	var handler http.Handler = mux
+	var handler http.Handler = hlsSrv.Route(mux)
 	if cfg.ServedByHeader == nil || *cfg.ServedByHeader {
 		handler = servedBy(string(self.ID), handler)
 	}
@@ -241,7 +241,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
-	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ConnContext: hls.ConnContext}
 
 	log.Info("colony started", "version", version, "mode", cfg.Mode, "role", self.Role, "http", ln.Addr().String(), "rtmp", cfg.RTMPAddr)
 	g, gctx := errgroup.WithContext(ctx)
@@ -296,8 +296,9 @@ func (r *aacRef) AACFor(ctx context.Context, key stream.Key) (*media.Stream, err
 
 // servedBy names the node in every response, as CDNs do.
 func servedBy(id string, h http.Handler) http.Handler {
+	v := []string{id} // shared by every response: net/http only reads it
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Served-By", id)
+		w.Header()["X-Served-By"] = v
 		h.ServeHTTP(w, r)
 	})
 }
