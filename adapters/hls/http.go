@@ -26,9 +26,7 @@ var errClosed = errors.New("server closed")
 // ServeHTTP serves /{app}/streams/{id}.m3u8 and the files it references
 // (see paths.go for the layout).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
-	rw := &respWriter{ResponseWriter: w, bytesOut: &s.bytesOut, conn: connFrom(r)}
-	s.setCORS(rw.Header())
+	rw := s.writer(w, r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
@@ -64,11 +62,17 @@ func (s *Server) Route(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s.requests.Add(1)
-		rw := &respWriter{ResponseWriter: w, bytesOut: &s.bytesOut, conn: connFrom(r)}
-		s.setCORS(rw.Header())
-		s.serveTarget(rw, r, t)
+		s.serveTarget(s.writer(w, r), r, t)
 	})
+}
+
+// writer counts a request and returns its response writer, with the CORS
+// headers set.
+func (s *Server) writer(w http.ResponseWriter, r *http.Request) *respWriter {
+	s.requests.Add(1)
+	rw := &respWriter{ResponseWriter: w, bytesOut: &s.bytesOut, conn: connFrom(r)}
+	s.setCORS(rw.Header())
+	return rw
 }
 
 // serveTarget answers a GET or HEAD of t.

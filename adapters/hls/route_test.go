@@ -2,6 +2,7 @@ package hls
 
 import (
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +41,7 @@ func TestRoute(t *testing.T) {
 		{"GET", mainPath, http.StatusOK, false},
 		{"GET", mediaPath, http.StatusOK, false},
 		{"HEAD", mediaPath, http.StatusOK, false},
-		{"GET", dirOf(mediaPath) + segs[len(segs)-1], http.StatusOK, false},
+		{"GET", path.Dir(mediaPath) + "/" + segs[len(segs)-1], http.StatusOK, false},
 		{"GET", "/LiveApp/streams/" + strings.Repeat("0", prefixLen) + "_seg1.mp4", http.StatusNotFound, false}, // no such muxer
 		{"GET", "/LiveApp/streams/../../etc/passwd", http.StatusTeapot, true},
 		{"GET", "/LiveApp/streams/a%2Fb.m3u8", http.StatusTeapot, true},
@@ -76,13 +77,4 @@ func TestRoute(t *testing.T) {
 			t.Errorf("%s %s: CORS headers missing: %v", tc.method, tc.path, hdr)
 		}
 	}
-}
-
-func dirOf(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[:i+1]
-		}
-	}
-	return ""
 }
