@@ -10,13 +10,15 @@ import (
 // Holding a response until it is whole.
 //
 // net/http writes a response through a 4 KB connection buffer: a body that
-// does not fit with the header goes out in two writes or more (the buffer
-// with the header, then the rest; or the header, then sendfile), and on
-// loopback or a fast link each write is its own transmission, with its own
-// trip through the stack and wake-up of the reader. nginx corks the socket
-// around a response for this (tcp_nopush); respWriter does the same for a
-// body of holdMin bytes or more: TCP_CORK on, the header and body written,
-// flushed, TCP_CORK off, so the response leaves as full segments. That
+// does not fit with the header goes out in two writes (the buffer with the
+// header and the body's first bytes, then the rest), and on loopback or a
+// fast link each write is its own transmission, with its own trip through
+// the stack and wake-up of the reader. nginx corks the socket around a
+// response for this (tcp_nopush); respWriter.Write does the same for a
+// body of holdMin bytes or more (an LL-HLS part): TCP_CORK on, the header
+// and body written, flushed, TCP_CORK off, so the response leaves as full
+// segments. Segments sent with sendfile (respWriter.ReadFrom) are not
+// held: measured, it made no difference there (BENCHMARKS.md). Holding
 // needs the connection, which net/http does not hand a handler:
 // ConnContext, set as the http.Server's ConnContext, puts it in the
 // request's context.
