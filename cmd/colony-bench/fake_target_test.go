@@ -211,6 +211,17 @@ func (f *fakeTarget) whepPost(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, pc.LocalDescription().SDP)
 }
 
+// closeAll closes every PeerConnection, as a server shedding its viewers.
+func (f *fakeTarget) closeAll() {
+	f.mu.Lock()
+	pcs := f.pcs
+	f.pcs = map[string]*webrtc.PeerConnection{}
+	f.mu.Unlock()
+	for _, pc := range pcs {
+		_ = pc.Close()
+	}
+}
+
 func (f *fakeTarget) whepDelete(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	pc := f.pcs[r.PathValue("id")]

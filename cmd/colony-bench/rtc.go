@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -19,9 +20,13 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// errConnFailed reports a PeerConnection that failed or was closed by the
-// server.
+// errConnFailed reports a PeerConnection that failed or was closed before
+// it came up (ICE or DTLS did not complete).
 var errConnFailed = errors.New("peer connection failed")
+
+// errConnEnded reports a PeerConnection that came up and later failed or
+// was closed: by the server (a viewer shed past its capacity) or lost.
+var errConnEnded = errors.New("connection ended after it came up (closed by the server, or lost)")
 
 // browserH264 are the H.264 formats a browser offers (Chrome's order),
 // each with an RTX format for retransmissions.
@@ -154,6 +159,7 @@ type rtcReceiver struct {
 	arrivals *arrivalLog // when packets reached the sockets; nil: not known
 	stats    *viewerStats
 	failed   chan struct{}
+	up       atomic.Bool // the connection came up
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -178,6 +184,7 @@ func newRTCReceiver(pc *webrtc.PeerConnection, arrivals *arrivalLog, stats *view
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateConnected {
+			r.up.Store(true)
 			stats.markConnected(time.Now())
 		}
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
@@ -237,6 +244,15 @@ func (r *rtcReceiver) read(tr *webrtc.TrackRemote) {
 	r.lost += lost
 	r.late += seqs.late
 	r.mu.Unlock()
+}
+
+// failure is the error of a connection that failed or was closed by the
+// other side: errConnEnded once it had come up, errConnFailed before.
+func (r *rtcReceiver) failure() error {
+	if r.up.Load() {
+		return errConnEnded
+	}
+	return errConnFailed
 }
 
 // close closes the PeerConnection, waits for the readers and records the

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/bluenviron/gohlslib/v2"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -48,4 +52,62 @@ func fingerprint(d webrtc.SessionDescription) string {
 		}
 	}
 	return ""
+}
+
+// A viewer whose connection the server closes after it came up (as Colony
+// sheds viewers past its capacity) ends with errConnEnded, not with
+// errConnFailed, which is kept for connections that never came up: the
+// report then tells shed viewers from failed handshakes.
+func TestViewerClosedByServer(t *testing.T) {
+	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 0)
+	sh, err := newRTCShared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := &window{}
+	win.begin(time.Now())
+	cases := []struct {
+		mode  string
+		stats *viewerStats
+	}{
+		{modeWHEP, newViewerStats(win, time.Now())},
+		{modeWS, newViewerStats(win, time.Now())},
+	}
+	for _, tc := range cases {
+		t.Run(tc.mode, func(t *testing.T) {
+			var v viewerRunner = &whepViewer{url: target.url + "/whep", client: newHTTPClient(1), stats: tc.stats, rtc: sh}
+			if tc.mode == modeWS {
+				v = &wsViewer{url: strings.Replace(target.url, "http://", "ws://", 1) + "/ws",
+					streamID: "stream1", stats: tc.stats, rtc: sh}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- v.Run(ctx) }()
+			for {
+				tc.stats.mu.Lock()
+				up := !tc.stats.connected.IsZero()
+				tc.stats.mu.Unlock()
+				if up {
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("viewer ended before its connection came up: %v", err)
+				case <-ctx.Done():
+					t.Fatal("the connection never came up")
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			target.closeAll()
+			select {
+			case err := <-done:
+				if !errors.Is(err, errConnEnded) {
+					t.Errorf("viewer closed by the server after it came up: %v, want %v", err, errConnEnded)
+				}
+			case <-ctx.Done():
+				t.Fatal("viewer still running after the server closed its connection")
+			}
+		})
+	}
 }

@@ -63,7 +63,7 @@ func (v *whepViewer) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	case <-recv.failed:
-		return errConnFailed
+		return recv.failure()
 	}
 }
 

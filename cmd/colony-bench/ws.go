@@ -63,7 +63,7 @@ func (v *wsViewer) Run(ctx context.Context) error {
 		return err
 	}
 	err = s.readLoop(ctx, cancel)
-	if ctx.Err() != nil && !errors.Is(err, errConnFailed) {
+	if ctx.Err() != nil && !errors.Is(err, errConnFailed) && !errors.Is(err, errConnEnded) {
 		_ = s.send(context.Background(), wsMessage{Command: "stop", StreamID: v.streamID})
 		_ = conn.Close(websocket.StatusNormalClosure, "")
 		return nil
@@ -161,7 +161,7 @@ func (s *wsSession) failure() error {
 	}
 	select {
 	case <-recv.failed:
-		return errConnFailed
+		return recv.failure()
 	default:
 		return nil
 	}
