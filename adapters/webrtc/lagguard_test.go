@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/colony-live/colony/core/media"
+	"github.com/colony-live/colony/core/stream"
 	"github.com/colony-live/colony/internal/syncbuf"
 	"github.com/colony-live/colony/ports"
 )
@@ -388,5 +389,63 @@ func TestPlayerSendMeasuresLag(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { pl.send(late, 0) }); n != 0 {
 		t.Fatalf("%v allocations per frame sent", n)
+	}
+}
+
+// TestFanoutLagRefusesAtOnce: a stream whose fan-out is delivering a unit
+// past the limit refuses new viewers at once, before the viewers' figure
+// (taken once a second) shows the lag; a fan-out between units, a fan-out
+// of another stream, or a unit within the limit does not.
+func TestFanoutLagRefusesAtOnce(t *testing.T) {
+	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000}}, media.StreamConfig{})
+	defer st.Close()
+	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
+	offer := clientOffer(t, false)
+	other := testKey
+	other.ID = "other"
+	tests := []struct {
+		name    string
+		key     stream.Key
+		age     time.Duration // of the unit being delivered; 0: between units
+		refused bool
+	}{
+		{"behind", testKey, 650 * time.Millisecond, true},
+		{"within the limit", testKey, 150 * time.Millisecond, false},
+		{"between units", testKey, 0, false},
+		{"another stream behind", other, 650 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, hs := newLagServer(t, 200*time.Millisecond, nil, play)
+			// A fan-out of the test's own, under a stream of its own: the
+			// viewer's join starts the stream's real one.
+			f := &liveFanout{key: tt.key}
+			if tt.age > 0 {
+				f.delivering.Store(time.Now().Add(-tt.age).UnixNano())
+			}
+			dummy := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000}}, media.StreamConfig{})
+			defer dummy.Close()
+			s.mu.Lock()
+			s.fanouts[dummy] = f
+			s.mu.Unlock()
+			defer func() {
+				s.mu.Lock()
+				delete(s.fanouts, dummy)
+				s.mu.Unlock()
+			}()
+			resp, body := postSDP(t, hs.URL+"/LiveApp/whep/cam1", offer)
+			if !tt.refused {
+				if resp.StatusCode != http.StatusCreated {
+					t.Fatalf("WHEP: %d %s, want 201", resp.StatusCode, body)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "frames leave 6") || !strings.Contains(body, "late, past the limit of 200ms") {
+				t.Fatalf("WHEP: %d %q, want 503 naming the fan-out's lag", resp.StatusCode, body)
+			}
+			if got := s.Stats().RefusedByLag; got != 1 {
+				t.Fatalf("RefusedByLag = %d, want 1", got)
+			}
+		})
 	}
 }

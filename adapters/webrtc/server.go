@@ -205,6 +205,11 @@ func (s *Server) register(p *peer) error {
 			return fmt.Errorf("%w: WebRTC viewers get their frames %v late, past the limit of %v, with %d viewers",
 				ports.ErrOverloaded, lag.Round(time.Millisecond), s.cfg.LagLimit, s.nViewers)
 		}
+		if lag, over := s.fanoutLagging(p.key, time.Now()); over {
+			s.lagGuard.refusedLag++
+			return fmt.Errorf("%w: the stream's WebRTC frames leave %v late, past the limit of %v, with %d viewers",
+				ports.ErrOverloaded, lag.Round(time.Millisecond), s.cfg.LagLimit, s.nViewers)
+		}
 		s.nViewers++
 		s.viewers[p.key]++
 		s.updatePacking()
