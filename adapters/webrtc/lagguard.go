@@ -3,6 +3,7 @@ package webrtc
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -129,25 +130,21 @@ func (s *Server) checkLag(now time.Time) {
 	}
 }
 
-// lagging reports whether the viewers' send lag is past Config.LagLimit.
-// s.mu is held.
-func (s *Server) lagging() (time.Duration, bool) {
-	if s.cfg.LagLimit <= 0 {
-		return 0, false
-	}
-	return s.lagGuard.figure, s.lagGuard.figure > s.cfg.LagLimit
-}
-
-// fanoutLagging reports whether key's fan-outs are, now, delivering a unit
-// later than Config.LagLimit. The viewers' figure (lagging) is a second
-// old at worst; a crowd joining within that second can take the server
-// far past its capacity before the figure shows it (400 viewers asked on
-// 2 cores: 359 admitted, then 145 shed, BENCHMARKS.md). A fan-out that has
+// lagging says why a new viewer of key is refused for lag, or "": while
+// the viewers' figure is past Config.LagLimit, and while key's fan-outs
+// are, now, delivering a unit later than that. The figure is a second old
+// at worst; a crowd joining within that second can take the server far
+// past its capacity before the figure shows it (400 viewers asked on 2
+// cores: 359 admitted, then 145 shed, BENCHMARKS.md). A fan-out that has
 // fallen behind shows it at once: between units its lag is 0, and within
 // one it is how long the unit has waited. s.mu is held.
-func (s *Server) fanoutLagging(key stream.Key, now time.Time) (time.Duration, bool) {
-	if s.cfg.LagLimit <= 0 {
-		return 0, false
+func (s *Server) lagging(key stream.Key, now time.Time) string {
+	limit := s.cfg.LagLimit
+	if limit <= 0 {
+		return ""
+	}
+	if fig := s.lagGuard.figure; fig > limit {
+		return fmt.Sprintf("WebRTC viewers get their frames %v late, past the limit of %v", fig.Round(time.Millisecond), limit)
 	}
 	var lag time.Duration
 	for _, f := range s.fanouts {
@@ -155,5 +152,8 @@ func (s *Server) fanoutLagging(key stream.Key, now time.Time) (time.Duration, bo
 			lag = max(lag, f.lagAt(now))
 		}
 	}
-	return lag, lag > s.cfg.LagLimit
+	if lag > limit {
+		return fmt.Sprintf("the stream's WebRTC frames leave %v late, past the limit of %v", lag.Round(time.Millisecond), limit)
+	}
+	return ""
 }

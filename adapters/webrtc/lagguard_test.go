@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -440,7 +441,7 @@ func TestFanoutLagRefusesAtOnce(t *testing.T) {
 				}
 				return
 			}
-			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "frames leave 6") || !strings.Contains(body, "late, past the limit of 200ms") {
+			if resp.StatusCode != http.StatusServiceUnavailable || !regexp.MustCompile(`frames leave 6[0-9]{2}ms late, past the limit of 200ms`).MatchString(body) {
 				t.Fatalf("WHEP: %d %q, want 503 naming the fan-out's lag", resp.StatusCode, body)
 			}
 			if got := s.Stats().RefusedByLag; got != 1 {

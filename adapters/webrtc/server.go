@@ -200,15 +200,9 @@ func (s *Server) register(p *peer) error {
 			return fmt.Errorf("%w: CPU at %.0f%% of the cores, past the limit of %.0f%%, with %d WebRTC viewers",
 				ports.ErrOverloaded, 100*cpu, 100*s.cfg.CPULimit, s.nViewers)
 		}
-		if lag, over := s.lagging(); over {
+		if why := s.lagging(p.key, time.Now()); why != "" {
 			s.lagGuard.refusedLag++
-			return fmt.Errorf("%w: WebRTC viewers get their frames %v late, past the limit of %v, with %d viewers",
-				ports.ErrOverloaded, lag.Round(time.Millisecond), s.cfg.LagLimit, s.nViewers)
-		}
-		if lag, over := s.fanoutLagging(p.key, time.Now()); over {
-			s.lagGuard.refusedLag++
-			return fmt.Errorf("%w: the stream's WebRTC frames leave %v late, past the limit of %v, with %d viewers",
-				ports.ErrOverloaded, lag.Round(time.Millisecond), s.cfg.LagLimit, s.nViewers)
+			return fmt.Errorf("%w: %s, with %d viewers", ports.ErrOverloaded, why, s.nViewers)
 		}
 		s.nViewers++
 		s.viewers[p.key]++
