@@ -128,3 +128,25 @@ func isLowerHex(s string) bool {
 	}
 	return true
 }
+
+// Takes reports whether a request line names what Server.Route answers
+// itself, a GET or HEAD of a path of the form /{app}/streams/{name}, from
+// the raw request-target (path and query), before the request is parsed:
+// the HTTP lane (adapters/http1) answers these. It is a cheap pre-check;
+// Route still parses the path, and hands on what it does not serve.
+func Takes(method, requestTarget string) bool {
+	if method != "GET" && method != "HEAD" {
+		return false
+	}
+	p, _, _ := strings.Cut(requestTarget, "?")
+	rest, ok := strings.CutPrefix(p, "/")
+	if !ok {
+		return false
+	}
+	_, rest, ok = strings.Cut(rest, "/")
+	if !ok {
+		return false
+	}
+	name, ok := strings.CutPrefix(rest, "streams/")
+	return ok && name != "" && !strings.Contains(name, "/")
+}

@@ -31,11 +31,14 @@ type Config struct {
 	// Apps are the applications served (default LiveApp, WebRTCAppEE).
 	Apps []string `yaml:"apps"`
 	// ServedByHeader adds X-Served-By: <node id> to every HTTP response (default true).
-	ServedByHeader *bool        `yaml:"served_by_header"`
-	Node           NodeConfig   `yaml:"node"`
-	Mongo          MongoConfig  `yaml:"mongo"`
-	HLS            HLSConfig    `yaml:"hls"`
-	WebRTC         WebRTCConfig `yaml:"webrtc"`
+	ServedByHeader *bool `yaml:"served_by_header"`
+	// HTTPLane answers HLS GETs on a lean HTTP/1.1 connection loop instead
+	// of net/http's (default true; adapters/http1).
+	HTTPLane *bool        `yaml:"http_lane"`
+	Node     NodeConfig   `yaml:"node"`
+	Mongo    MongoConfig  `yaml:"mongo"`
+	HLS      HLSConfig    `yaml:"hls"`
+	WebRTC   WebRTCConfig `yaml:"webrtc"`
 	// REST controls who may use the REST API and the dashboard.
 	REST rest.AccessConfig `yaml:"rest"`
 	// ClusterSecret signs relay tokens between nodes; every node of a cluster needs the same one.
@@ -188,10 +191,10 @@ func defaultConfig() Config {
 	return Config{
 		Mode: "standalone", HTTPAddr: ":5080", RTMPAddr: ":1935", RelayAddr: ":5000",
 		DataDir: "./data", LogLevel: "info", Apps: []string{"LiveApp", "WebRTCAppEE"},
-		ServedByHeader: &t,
-		Node:           NodeConfig{Role: "both", Group: "default", PurgeAfter: time.Hour},
-		Mongo:          MongoConfig{Database: "colony"},
-		HLS:            HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 120 * time.Millisecond},
+		ServedByHeader: &t, HTTPLane: &t,
+		Node:  NodeConfig{Role: "both", Group: "default", PurgeAfter: time.Hour},
+		Mongo: MongoConfig{Database: "colony"},
+		HLS:   HLSConfig{Variant: "lowlatency", SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 120 * time.Millisecond},
 		WebRTC: WebRTCConfig{UDPPortMin: 50000, UDPPortMax: 60000, UDPMuxPort: 50000, LagLimit: 200 * time.Millisecond,
 			AudioPackViewers: 100, AudioPackMS: 60},
 		Transcoder: TranscoderConfig{Plugin: "auto"},

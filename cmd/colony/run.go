@@ -18,6 +18,7 @@ import (
 
 	"github.com/colony-live/colony/adapters/dashboard"
 	"github.com/colony-live/colony/adapters/hls"
+	"github.com/colony-live/colony/adapters/http1"
 	"github.com/colony-live/colony/adapters/metrics"
 	"github.com/colony-live/colony/adapters/procfs"
 	"github.com/colony-live/colony/adapters/rest"
@@ -242,6 +243,21 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("http: %w", err)
 	}
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ConnContext: hls.ConnContext}
+	var lane *http1.Lane
+	if cfg.HTTPLane == nil || *cfg.HTTPLane {
+		// HLS GETs are answered on the lane, every other connection is
+		// handed to httpSrv.
+		lane, err = http1.New(ln, http1.Config{Takes: hls.Takes, Handler: handler, Logger: log})
+		if err != nil {
+			return err
+		}
+		reg.Counter("http_lane_requests_total", "HTTP requests answered on the lane (HLS GETs).", func() float64 {
+			return float64(lane.Stats().Requests)
+		})
+		reg.Counter("http_lane_handoffs_total", "Connections the lane handed to net/http.", func() float64 {
+			return float64(lane.Stats().Handoffs)
+		})
+	}
 
 	log.Info("colony started", "version", version, "mode", cfg.Mode, "role", self.Role, "http", ln.Addr().String(), "rtmp", cfg.RTMPAddr)
 	g, gctx := errgroup.WithContext(ctx)
@@ -258,8 +274,13 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cl.relaySrv != nil {
 		g.Go(func() error { return cl.relaySrv.Serve(gctx) })
 	}
+	served := ln
+	if lane != nil {
+		served = lane.Listener()
+		g.Go(func() error { return lane.Serve(gctx) })
+	}
 	g.Go(func() error {
-		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := httpSrv.Serve(served); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
