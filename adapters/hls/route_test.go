@@ -78,3 +78,34 @@ func TestRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestTakes: the HTTP lane's pre-check takes GETs and HEADs of
+// /{app}/streams/{name} (query allowed) and nothing else; Route still
+// judges the name.
+func TestTakes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		method, target string
+		want           bool
+	}{
+		{"GET", "/LiveApp/streams/s1.m3u8", true},
+		{"HEAD", "/LiveApp/streams/0123456789ab_main_seg3.mp4", true},
+		{"GET", "/LiveApp/streams/x_stream.m3u8?_HLS_msn=4&_HLS_part=1", true},
+		{"GET", "/LiveApp/streams/..%2fetc", true}, // Route refuses it, and hands it to the mux
+		{"POST", "/LiveApp/streams/s1.m3u8", false},
+		{"OPTIONS", "/LiveApp/streams/s1.m3u8", false},
+		{"GET", "/LiveApp/streams/", false},
+		{"GET", "/LiveApp/streams/a/b.m3u8", false},
+		{"GET", "/LiveApp/rest/v2/broadcasts/list/0/5", false},
+		{"GET", "/LiveApp/websocket", false},
+		{"GET", "/rest/v2/version", false},
+		{"GET", "/streams/s1.m3u8", false},
+		{"GET", "LiveApp/streams/s1.m3u8", false},
+		{"GET", "/metrics", false},
+	}
+	for _, tt := range tests {
+		if got := Takes(tt.method, tt.target); got != tt.want {
+			t.Errorf("Takes(%s %s) = %v, want %v", tt.method, tt.target, got, tt.want)
+		}
+	}
+}

@@ -54,6 +54,11 @@ func TestStandaloneRTMPToHLS(t *testing.T) {
 	}
 	assertIncreasing(t, "gohlslib video DTS", play.videoDTS, 60, 90000/10)
 	assertIncreasing(t, "gohlslib audio PTS", play.audioPTS, 50, 48000/5)
+	// The players' requests were answered on the HTTP lane; the REST
+	// calls' connections were handed to net/http.
+	if lane, handed := metric(t, n, "colony_http_lane_requests_total"), metric(t, n, "colony_http_lane_handoffs_total"); lane < 10 || handed < 1 {
+		t.Fatalf("lane answered %v requests and handed over %v connections; want players on the lane, REST handed over", lane, handed)
+	}
 
 	// The REST list shows it broadcasting with its size, then finished.
 	var list []struct {
