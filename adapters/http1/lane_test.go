@@ -231,34 +231,33 @@ func TestLaneResponses(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name      string
-		h         http.HandlerFunc
-		status    int
-		body      string
-		ctype     string
-		closeConn bool // the Lane must close the connection after it
+		name   string
+		h      http.HandlerFunc
+		status int
+		body   string
+		ctype  string
 	}{
 		{"unknown length: gathered, length and type set", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "<html><body>")
 			_, _ = io.WriteString(w, "hi</body></html>")
-		}, 200, "<html><body>hi</body></html>", "text/html; charset=utf-8", false},
+		}, 200, "<html><body>hi</body></html>", "text/html; charset=utf-8"},
 		{"status only", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNotFound)
-		}, 404, "", "", false},
+		}, 404, "", ""},
 		{"http.Error", func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "nope", http.StatusServiceUnavailable)
-		}, 503, "nope\n", "text/plain; charset=utf-8", false},
+		}, 503, "nope\n", "text/plain; charset=utf-8"},
 		{"large body with a length: one write", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "320000")
 			w.Header().Set("Content-Type", "video/mp4")
 			_, _ = w.Write(payload)
-		}, 200, string(payload), "video/mp4", false},
+		}, 200, string(payload), "video/mp4"},
 		{"many small writes", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "320000")
 			for i := 0; i < len(payload); i += 1000 {
 				_, _ = w.Write(payload[i : i+1000])
 			}
-		}, 200, string(payload), "text/plain; charset=utf-8", false},
+		}, 200, string(payload), "text/plain; charset=utf-8"},
 		{"a file by ReadFrom (sendfile)", func(w http.ResponseWriter, r *http.Request) {
 			f, err := os.Open(file)
 			if err != nil {
@@ -272,19 +271,25 @@ func TestLaneResponses(t *testing.T) {
 			w.Header().Set("Content-Length", "100000")
 			w.Header().Set("Content-Type", "video/mp4")
 			_, _ = w.(io.ReaderFrom).ReadFrom(io.LimitReader(f, 100000))
-		}, 200, string(payload[1000:101000]), "video/mp4", false},
+		}, 200, string(payload[1000:101000]), "video/mp4"},
+		{"flushed part way", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "6")
+			_, _ = io.WriteString(w, "abc")
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, "def")
+		}, 200, "abcdef", "text/plain; charset=utf-8"},
 		{"body past its length refused", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "3")
 			if _, err := io.WriteString(w, "abcd"); !errors.Is(err, http.ErrContentLength) {
 				t.Errorf("write past the length: %v, want ErrContentLength", err)
 			}
 			_, _ = io.WriteString(w, "abc")
-		}, 200, "abc", "text/plain; charset=utf-8", false},
+		}, 200, "abc", "text/plain; charset=utf-8"},
 		{"a header value cannot end the header", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Evil", "a\r\nSet-Cookie: x=1")
 			w.Header().Set("Content-Length", "2")
 			_, _ = io.WriteString(w, "ok")
-		}, 200, "ok", "text/plain; charset=utf-8", false},
+		}, 200, "ok", "text/plain; charset=utf-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -162,9 +162,10 @@ func TestStandaloneRestartAndShutdown(t *testing.T) {
 	}
 }
 
-// TestStandaloneMPEGTS: the plain MPEG-TS variant for old players.
+// TestStandaloneMPEGTS: the plain MPEG-TS variant for old players, with
+// the HTTP lane off (http_lane: false): net/http answers everything.
 func TestStandaloneMPEGTS(t *testing.T) {
-	n := startNode(t, "standalone-ts", nodeOpts{config: "hls:\n  variant: mpegts\n"})
+	n := startNode(t, "standalone-ts", nodeOpts{config: "http_lane: false\nhls:\n  variant: mpegts\n"})
 	publish(t, n.RTMP+"/LiveApp/ts1")
 	waitStatus(t, n, "LiveApp", "ts1", "broadcasting", 15*time.Second)
 	url := n.HTTP + "/LiveApp/streams/ts1.m3u8"
@@ -175,6 +176,9 @@ func TestStandaloneMPEGTS(t *testing.T) {
 	media := mediaPlaylist(t, n.HTTP+"/LiveApp/streams/", url)
 	if !strings.Contains(media, ".ts") || strings.Contains(media, "#EXT-X-PART:") {
 		t.Fatalf("mpegts playlist:\n%s", media)
+	}
+	if _, _, body := httpGet(t, n.HTTP+"/metrics"); !strings.Contains(body, "colony_hls_") || strings.Contains(body, "colony_http_lane_") {
+		t.Fatal("http_lane: false, yet the lane's metrics are there")
 	}
 }
 
