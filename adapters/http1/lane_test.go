@@ -350,10 +350,22 @@ func TestLaneShortBody(t *testing.T) {
 	}
 }
 
-// TestLaneTimeouts: the sweeper closes a connection idle past IdleTimeout
-// and one whose head trickles in past HeaderTimeout.
+// TestLaneTimeouts: the sweeper closes a connection idle past IdleTimeout,
+// one whose head trickles in past HeaderTimeout, and one whose response
+// has taken longer than WriteTimeout (a viewer that stopped reading; here
+// a handler that does not finish).
 func TestLaneTimeouts(t *testing.T) {
-	ts := newTestServer(t, Config{IdleTimeout: 500 * time.Millisecond, HeaderTimeout: 500 * time.Millisecond}, nil)
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/lane/stuck" {
+			<-release
+			return
+		}
+		echo("lane").ServeHTTP(w, r)
+	})
+	ts := newTestServer(t, Config{IdleTimeout: 500 * time.Millisecond, HeaderTimeout: 500 * time.Millisecond,
+		WriteTimeout: 500 * time.Millisecond}, h)
+	t.Cleanup(func() { close(release) }) // runs before the server stops
 	idle, idleBR := ts.dial(t)
 	_, _ = io.WriteString(idle, "GET /lane/a HTTP/1.1\r\nHost: x\r\n\r\n")
 	if a := readAnswer(t, idleBR, "GET"); a.by != "lane" {
@@ -361,8 +373,10 @@ func TestLaneTimeouts(t *testing.T) {
 	}
 	slow, slowBR := ts.dial(t)
 	_, _ = io.WriteString(slow, "GET /lane/a HTTP/1.1\r\nHo")
+	stuck, stuckBR := ts.dial(t)
+	_, _ = io.WriteString(stuck, "GET /lane/stuck HTTP/1.1\r\nHost: x\r\n\r\n")
 	start := time.Now()
-	for name, br := range map[string]*bufio.Reader{"idle": idleBR, "slow head": slowBR} {
+	for name, br := range map[string]*bufio.Reader{"idle": idleBR, "slow head": slowBR, "stuck response": stuckBR} {
 		if _, err := br.ReadByte(); !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isReset(err) {
 			t.Errorf("%s connection: read %v, want it closed", name, err)
 		}
@@ -370,7 +384,6 @@ func TestLaneTimeouts(t *testing.T) {
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("closed after %v", d)
 	}
-	_ = idle
 }
 
 func isReset(err error) bool { return err != nil && strings.Contains(err.Error(), "reset") }
@@ -392,8 +405,7 @@ func TestLaneDrain(t *testing.T) {
 		_, _ = io.WriteString(w, "done")
 	})
 	ts := newTestServer(t, Config{DrainTimeout: 700 * time.Millisecond}, h)
-	idle, idleBR := ts.dial(t)
-	_ = idle
+	_, idleBR := ts.dial(t)
 	busy, busyBR := ts.dial(t)
 	stuck, stuckBR := ts.dial(t)
 	_, _ = io.WriteString(busy, "GET /lane/busy HTTP/1.1\r\nHost: x\r\n\r\n")
