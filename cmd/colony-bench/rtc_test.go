@@ -80,8 +80,13 @@ func TestViewerClosedByServer(t *testing.T) {
 				v = &wsViewer{url: strings.Replace(target.url, "http://", "ws://", 1) + "/ws",
 					streamID: "stream1", stats: tc.stats, rtc: sh}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// The server's DTLS close_notify ends the viewer at once; if it
+			// is lost (a loaded machine under -race), ICE fails it after
+			// its disconnected and failed timeouts (5 + 25 s), so the wait
+			// after the close outlasts those.
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			upBy := time.After(15 * time.Second)
 			done := make(chan error, 1)
 			go func() { done <- v.Run(ctx) }()
 			for {
@@ -94,7 +99,7 @@ func TestViewerClosedByServer(t *testing.T) {
 				select {
 				case err := <-done:
 					t.Fatalf("viewer ended before its connection came up: %v", err)
-				case <-ctx.Done():
+				case <-upBy:
 					t.Fatal("the connection never came up")
 				case <-time.After(10 * time.Millisecond):
 				}
