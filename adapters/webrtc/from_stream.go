@@ -82,6 +82,10 @@ type rtpOut struct {
 	video     bool
 	seq       uint16
 	pkt       rtp.Packet
+	// direct, if not nil, sends whole frames of the track's stream (ssrc)
+	// past pion's track and interceptors (directOut.writeFrame).
+	direct *directOut
+	ssrc   uint32
 }
 
 // write sends one frame as RTP packets stamped ts; the last packet of a
@@ -92,6 +96,12 @@ func (o *rtpOut) write(frame []byte, ts uint32) error {
 
 // writePayloads sends a frame already packetized.
 func (o *rtpOut) writePayloads(payloads [][]byte, ts uint32) error {
+	if o.direct != nil {
+		if ok, err := o.direct.writeFrame(o.ssrc, payloads, o.seq, ts, o.video); ok {
+			o.seq += uint16(len(payloads))
+			return err
+		}
+	}
 	for i, pl := range payloads {
 		o.pkt.Header = rtp.Header{
 			Version:        2,

@@ -117,24 +117,32 @@ func (n *nackResponder) BindLocalStream(info *interceptor.StreamInfo, w intercep
 	n.mu.Lock()
 	n.streams[info.SSRC] = s
 	n.mu.Unlock()
+	if ds := tappedStream(info); ds != nil {
+		ds.nack.Store(s) // the direct path's frames are recorded too
+	}
 	ssrc := info.SSRC
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		if h.SSRC == ssrc {
-			var full *rtp.Header
-			if len(h.CSRC) > 0 || h.Extension || len(h.Extensions) > 0 || h.Padding {
-				c := h.Clone() // the caller may reuse their storage
-				full = &c
-			}
-			s.mu.Lock()
-			s.sent[int(h.SequenceNumber)%len(s.sent)] = sentPacket{
-				payload: payload, full: full, ts: h.Timestamp, seq: h.SequenceNumber,
-				pt: h.PayloadType, version: h.Version, marker: h.Marker, valid: true,
-			}
-			s.budget = min(s.budget+len(payload)/nackBudgetShare, nackBudgetMax)
-			s.mu.Unlock()
+			s.record(h, payload)
 		}
 		return w.Write(h, payload, a)
 	})
+}
+
+// record keeps a packet sent in the history.
+func (s *nackStream) record(h *rtp.Header, payload []byte) {
+	var full *rtp.Header
+	if len(h.CSRC) > 0 || h.Extension || len(h.Extensions) > 0 || h.Padding {
+		c := h.Clone() // the caller may reuse their storage
+		full = &c
+	}
+	s.mu.Lock()
+	s.sent[int(h.SequenceNumber)%len(s.sent)] = sentPacket{
+		payload: payload, full: full, ts: h.Timestamp, seq: h.SequenceNumber,
+		pt: h.PayloadType, version: h.Version, marker: h.Marker, valid: true,
+	}
+	s.budget = min(s.budget+len(payload)/nackBudgetShare, nackBudgetMax)
+	s.mu.Unlock()
 }
 
 // UnbindLocalStream forgets a stream.

@@ -208,8 +208,11 @@ func (pl *player) addTracks() error {
 		pl.video = ot
 		sender := tr.Sender()
 		var feed *abrFeed
-		if enc := sender.GetParameters().Encodings; len(enc) > 0 && pl.srv.cfg.Renditions != nil {
-			feed = &abrFeed{ssrc: uint32(enc[0].SSRC)}
+		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+			ot.out.direct, ot.out.ssrc = pl.direct, uint32(enc[0].SSRC)
+			if pl.srv.cfg.Renditions != nil {
+				feed = &abrFeed{ssrc: uint32(enc[0].SSRC)}
+			}
 		}
 		pl.goTracked(func() { pl.readRTCP(sender, true, feed) })
 	}
@@ -226,6 +229,9 @@ func (pl *player) addTracks() error {
 		pl.audio = &outTrack{clock: 48000, base: randUint32(),
 			out: rtpOut{w: local, payloader: &codecs.OpusPayloader{}, seq: uint16(randUint32())}}
 		sender := tr.Sender()
+		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+			pl.audio.out.direct, pl.audio.out.ssrc = pl.direct, uint32(enc[0].SSRC)
+		}
 		pl.goTracked(func() { pl.readRTCP(sender, false, nil) })
 	}
 	return nil

@@ -115,16 +115,18 @@ func (p *srPeer) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter
 // wall time of each new RTP timestamp. Retransmissions (written by the
 // NACK responder, below this interceptor) are not counted, as in pion.
 func (p *srPeer) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
-	s := &srStream{ssrc: info.SSRC, clock: float64(info.ClockRate)}
+	s := &srStream{ssrc: info.SSRC, clock: float64(info.ClockRate), now: p.r.now}
 	if s.clock == 0 {
 		s.clock = 90000
 	}
 	p.mu.Lock()
 	p.streams = append(p.streams, s)
 	p.mu.Unlock()
-	now := p.r.now
+	if ds := tappedStream(info); ds != nil {
+		ds.sr.Store(s) // the direct path's frames are counted too
+	}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
-		s.sent(h.Timestamp, len(payload), now)
+		s.sentN(h.Timestamp, 1, len(payload))
 		return w.Write(h, payload, a)
 	})
 }
@@ -181,6 +183,7 @@ func (p *srPeer) report(now time.Time) {
 type srStream struct {
 	ssrc  uint32
 	clock float64
+	now   func() time.Time
 
 	packets atomic.Uint32 // modulo 2^32, as in the report
 	octets  atomic.Uint32 // payload octets, modulo 2^32
@@ -191,12 +194,12 @@ type srStream struct {
 	wall time.Time
 }
 
-// sent counts a packet of ts.
-func (s *srStream) sent(ts uint32, size int, now func() time.Time) {
-	s.packets.Add(1)
-	s.octets.Add(uint32(size))
+// sentN counts n packets of ts with octets of payload.
+func (s *srStream) sentN(ts uint32, n, octets int) {
+	s.packets.Add(uint32(n))
+	s.octets.Add(uint32(octets))
 	if v := 1<<32 | uint64(ts); s.lastTS.Load() != v {
-		t := now()
+		t := s.now()
 		s.mu.Lock()
 		s.ts, s.wall = ts, t
 		s.mu.Unlock()

@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -135,30 +136,38 @@ func (k *keyTap) ExportKeyingMaterial(label string, context []byte, length int) 
 	return prf.PHash(k.master, seed, length, h)
 }
 
-// localContext is the SRTP context the server encrypts with, made from
-// the handshake's secrets, which are then forgotten.
-func (k *keyTap) localContext(opts ...srtp.ContextOption) (*srtp.Context, error) {
+// localCipher is what the server encrypts with, made from the
+// handshake's secrets, which are then forgotten: a gcmSealer for the
+// AES-GCM profiles, pion's SRTP context for the others.
+func (k *keyTap) localCipher(cryptex srtp.CryptexMode) (*gcmSealer, *srtp.Context, error) {
 	k.mu.Lock()
 	profile := k.profile
 	k.mu.Unlock()
 	if profile == 0 {
-		return nil, fmt.Errorf("%w: no SRTP profile negotiated", errNoDirect)
+		return nil, nil, fmt.Errorf("%w: no SRTP profile negotiated", errNoDirect)
 	}
 	cfg := srtp.Config{Profile: profile}
 	if err := cfg.ExtractSessionKeysFromDTLS(k, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k.mu.Lock()
 	clear(k.master)
 	k.master, k.keyed = nil, false
 	k.mu.Unlock()
-	ctx, err := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile, opts...)
-	clear(cfg.Keys.LocalMasterKey)
-	clear(cfg.Keys.RemoteMasterKey)
-	if err != nil {
-		return nil, fmt.Errorf("SRTP context: %w", err)
+	defer clear(cfg.Keys.LocalMasterKey)
+	defer clear(cfg.Keys.RemoteMasterKey)
+	seal, ok, err := newGCMSealer(profile, cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, cryptex == srtp.CryptexModeEnabled)
+	if ok {
+		if err != nil {
+			return nil, nil, fmt.Errorf("SRTP context: %w", err)
+		}
+		return seal, nil, nil
 	}
-	return ctx, nil
+	ctx, err := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile, srtp.Cryptex(cryptex))
+	if err != nil {
+		return nil, nil, fmt.Errorf("SRTP context: %w", err)
+	}
+	return nil, ctx, nil
 }
 
 // directOut is one viewer's direct send path (the package comment above).
@@ -168,20 +177,48 @@ type directOut struct {
 	tap keyTap
 	on  atomic.Bool // start succeeded: packets go direct
 
-	mu    sync.Mutex
-	ctx   *srtp.Context
-	conns []*batchConn // the muxed port's sockets
-	conn  *batchConn   // the ICE pair's socket
-	addr  netip.AddrPort
-	hdr   rtp.Header // scratch for EncryptRTP
-	plain []byte
-	enc   []byte
-	sent  atomic.Uint64 // packets sent direct
+	mu      sync.Mutex
+	seal    *gcmSealer    // the AES-GCM profiles
+	ctx     *srtp.Context // the others (seal is nil)
+	conns   []*batchConn  // the muxed port's sockets
+	conn    *batchConn    // the ICE pair's socket
+	addr    netip.AddrPort
+	streams map[uint32]*directStream // by SSRC
+	hdr     rtp.Header               // scratch for EncryptRTP
+	plain   []byte
+	enc     []byte
+	sizes   []int         // scratch for writeFrame
+	slots   [][]byte      // scratch for writeFrame
+	sent    atomic.Uint64 // packets sent direct
+}
+
+// directStream is one of a viewer's sent streams (a track) on the direct
+// path: its SRTP rollover state, and what the interceptors above the
+// direct one keep of its packets, which writeFrame updates in their place.
+type directStream struct {
+	ssrc uint32
+	pt   uint8
+	roc  rocState // on directOut.mu
+	// Set as the interceptors bind the stream (nack.go, srreport.go); nil
+	// when one does not handle it (audio has no NACK feedback).
+	nack atomic.Pointer[nackStream]
+	sr   atomic.Pointer[srStream]
+}
+
+// directStreamKey is the StreamInfo attribute that holds a stream's
+// *directStream while the interceptors bind it: the direct interceptor,
+// innermost, binds first, and those above it find it there.
+type directStreamKey struct{}
+
+// tappedStream is the stream's *directStream, or nil off the direct path.
+func tappedStream(info *interceptor.StreamInfo) *directStream {
+	ds, _ := info.Attributes.Get(directStreamKey{}).(*directStream)
+	return ds
 }
 
 // newDirectOut prepares a viewer's direct path over conns.
 func newDirectOut(conns []*batchConn) *directOut {
-	return &directOut{conns: conns, plain: make([]byte, 0, 1500), enc: make([]byte, 0, 1500)}
+	return &directOut{conns: conns, plain: make([]byte, 0, 1500), enc: make([]byte, 0, 1500), streams: map[uint32]*directStream{}}
 }
 
 // start moves the viewer to the direct path once its connection is up;
@@ -206,12 +243,12 @@ func (d *directOut) start(pc *pion.PeerConnection) error {
 	if err != nil {
 		return err
 	}
-	ctx, err := d.tap.localContext(srtp.Cryptex(cryptex))
+	seal, ctx, err := d.tap.localCipher(cryptex)
 	if err != nil {
 		return err
 	}
 	d.mu.Lock()
-	d.ctx, d.conn, d.addr = ctx, conn, addr
+	d.seal, d.ctx, d.conn, d.addr = seal, ctx, conn, addr
 	d.mu.Unlock()
 	ice.OnSelectedCandidatePairChange(func(p *pion.ICECandidatePair) {
 		if conn, addr, err := d.route(p); err == nil {
@@ -262,6 +299,23 @@ func (d *directOut) route(p *pion.ICECandidatePair) (*batchConn, netip.AddrPort,
 func (d *directOut) write(h *rtp.Header, payload []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.writeLocked(h, payload)
+}
+
+// writeLocked is write with d.mu held.
+func (d *directOut) writeLocked(h *rtp.Header, payload []byte) (int, error) {
+	if d.seal != nil {
+		ds := d.streams[h.SSRC]
+		if ds == nil { // not bound through the interceptor: a stream of its own
+			ds = &directStream{ssrc: h.SSRC, pt: h.PayloadType}
+			d.streams[h.SSRC] = ds
+		}
+		d.sizes = append(d.sizes[:0], sealedLen(h, len(payload)))
+		if err := d.sealQueued(ds, h, func(int) []byte { return payload }); err != nil {
+			return 0, err
+		}
+		return h.MarshalSize() + len(payload), nil
+	}
 	n := h.MarshalSize() + len(payload)
 	if cap(d.plain) < n {
 		d.plain = make([]byte, 0, n)
@@ -284,6 +338,86 @@ func (d *directOut) write(h *rtp.Header, payload []byte) (int, error) {
 	return n, nil
 }
 
+// sealQueued reserves d.sizes datagrams on the pair's socket and seals
+// into them, outside the socket's lock, the packets of h with the
+// sequence numbers from h's on and the payloads of payload(i); the marker
+// is h's on the last packet only. d.mu is held. A packet that cannot be
+// sealed (errSealHeader) is queued as zeros, which a receiver discards.
+func (d *directOut) sealQueued(ds *directStream, h *rtp.Header, payload func(i int) []byte) error {
+	slots, filled, err := d.conn.reserve(d.addr, d.sizes, d.slots[:0])
+	d.slots = slots[:0]
+	if err != nil {
+		return err
+	}
+	defer filled.Done()
+	hdr := *h
+	var first error
+	for i, slot := range slots {
+		hdr.SequenceNumber = h.SequenceNumber + uint16(i)
+		hdr.Marker = h.Marker && i == len(slots)-1
+		if _, err := d.seal.seal(slot, &hdr, payload(i), ds.roc.next(hdr.SequenceNumber)); err != nil {
+			clear(slot)
+			first = cmp.Or(first, err)
+		}
+	}
+	clear(slots) // no references kept into the socket's queue
+	d.sent.Add(uint64(len(slots)))
+	return first
+}
+
+// writeFrame sends the packets of one frame of a bound stream (video
+// marks its last packet) directly: as if written one by one through the
+// viewer's interceptors, without their per-packet layers. It reports
+// false, sending nothing, when the stream is not on the direct path or
+// not bound yet (the caller writes through pion), and true with the
+// error, if any, otherwise.
+func (d *directOut) writeFrame(ssrc uint32, payloads [][]byte, seq uint16, ts uint32, marker bool) (bool, error) {
+	if len(payloads) == 0 || !d.on.Load() {
+		return false, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ds := d.streams[ssrc]
+	if ds == nil {
+		return false, nil
+	}
+	h := rtp.Header{Version: 2, PayloadType: ds.pt, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc}
+	// What the interceptors above would do, outermost first: the sender
+	// reports count the packets, the NACK responder records them.
+	if sr := ds.sr.Load(); sr != nil {
+		octets := 0
+		for _, p := range payloads {
+			octets += len(p)
+		}
+		sr.sentN(ts, len(payloads), octets)
+	}
+	if nack := ds.nack.Load(); nack != nil {
+		for i, p := range payloads {
+			h.SequenceNumber = seq + uint16(i)
+			h.Marker = marker && i == len(payloads)-1
+			nack.record(&h, p)
+		}
+		h.SequenceNumber = seq
+	}
+	h.Marker = marker
+	if d.seal == nil {
+		var first error
+		for i, p := range payloads {
+			h.SequenceNumber = seq + uint16(i)
+			h.Marker = marker && i == len(payloads)-1
+			if _, err := d.writeLocked(&h, p); err != nil {
+				first = cmp.Or(first, err)
+			}
+		}
+		return true, first
+	}
+	d.sizes = d.sizes[:0]
+	for _, p := range payloads {
+		d.sizes = append(d.sizes, sealedLen(&h, len(p)))
+	}
+	return true, d.sealQueued(ds, &h, func(i int) []byte { return payloads[i] })
+}
+
 // directFactory installs a viewer's directOut in its interceptor chain.
 type directFactory struct{ d *directOut }
 
@@ -297,13 +431,29 @@ type directInterceptor struct {
 }
 
 // BindLocalStream sends the stream's packets direct once the viewer is
-// on the direct path, through pion (w) before.
-func (i *directInterceptor) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+// on the direct path, through pion (w) before, and makes the stream's
+// directStream for writeFrame and the interceptors above.
+func (i *directInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	d := i.d
+	ds := &directStream{ssrc: info.SSRC, pt: info.PayloadType}
+	if info.Attributes == nil {
+		info.Attributes = interceptor.Attributes{}
+	}
+	info.Attributes.Set(directStreamKey{}, ds)
+	d.mu.Lock()
+	d.streams[info.SSRC] = ds
+	d.mu.Unlock()
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		if d.on.Load() {
 			return d.write(h, payload)
 		}
 		return w.Write(h, payload, a)
 	})
+}
+
+// UnbindLocalStream forgets the stream.
+func (i *directInterceptor) UnbindLocalStream(info *interceptor.StreamInfo) {
+	i.d.mu.Lock()
+	delete(i.d.streams, info.SSRC)
+	i.d.mu.Unlock()
 }

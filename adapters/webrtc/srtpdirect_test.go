@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/colony-live/colony/ports"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	pion "github.com/pion/webrtc/v4"
@@ -91,8 +93,13 @@ func TestKeyTapExporter(t *testing.T) {
 			if got := uint16(tap.profile); got != uint16(tc.profile) {
 				t.Fatalf("profile %#x, want %#x", got, uint16(tc.profile))
 			}
-			if _, err := tap.localContext(); err != nil {
+			seal, ctx, err := tap.localCipher(srtp.CryptexModeDisabled)
+			if err != nil {
 				t.Fatal(err)
+			}
+			gcm := tc.profile == dtls.SRTP_AEAD_AES_128_GCM || tc.profile == dtls.SRTP_AEAD_AES_256_GCM
+			if (seal != nil) != gcm || (ctx != nil) == gcm {
+				t.Fatalf("profile %#x: sealer %v, pion context %v; want the sealer for AES-GCM only", uint16(tc.profile), seal != nil, ctx != nil)
 			}
 			if tap.master != nil || tap.keyed {
 				t.Fatal("the master secret is kept after the context was made")
@@ -152,7 +159,7 @@ func TestKeyTapIncomplete(t *testing.T) {
 			if tc.hello {
 				tap.hello, tap.suite, tap.profile = true, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 1
 			}
-			if _, err := tap.localContext(); !errors.Is(err, errNoDirect) {
+			if _, _, err := tap.localCipher(srtp.CryptexModeDisabled); !errors.Is(err, errNoDirect) {
 				t.Fatalf("err = %v, want errNoDirect", err)
 			}
 		})
@@ -161,7 +168,7 @@ func TestKeyTapIncomplete(t *testing.T) {
 		t.Fatalf("malformed line: err = %v", err)
 	}
 	tap := &keyTap{hello: true, keyed: true, suite: 0xffff, profile: 1, master: []byte{1}, clientRandom: make([]byte, 32)}
-	if _, err := tap.localContext(); !errors.Is(err, errNoDirect) {
+	if _, _, err := tap.localCipher(srtp.CryptexModeDisabled); !errors.Is(err, errNoDirect) {
 		t.Fatalf("unknown suite: err = %v", err)
 	}
 }
@@ -277,34 +284,169 @@ func TestDirectPathNACK(t *testing.T) {
 }
 
 // TestDirectWriteAllocs guards the direct path's cost: encrypting and
-// queueing a packet allocates nothing (the viewer's buffers and the
-// socket's queue chunks are reused).
+// queueing a packet, or a frame of packets, allocates nothing (the
+// viewer's buffers and the socket's queue chunks are reused), with the
+// AES-GCM sealer and with pion's context (the other profiles).
 func TestDirectWriteAllocs(t *testing.T) {
-	sink := listenLoopback(t)
-	b := newBatchConn(listenLoopback(t), true)
-	defer b.Close()
-	ctx, err := srtp.CreateContext(make([]byte, 16), make([]byte, 12), srtp.ProtectionProfileAeadAes128Gcm)
-	if err != nil {
-		t.Fatal(err)
+	for _, sealer := range []bool{true, false} {
+		t.Run(map[bool]string{true: "sealer", false: "pion context"}[sealer], func(t *testing.T) {
+			sink := listenLoopback(t)
+			b := newBatchConn(listenLoopback(t), true)
+			defer b.Close()
+			d := newDirectOut([]*batchConn{b})
+			d.conn, d.addr = b, sink.LocalAddr().(*net.UDPAddr).AddrPort()
+			key, salt := make([]byte, 16), make([]byte, 12)
+			var err error
+			if sealer {
+				d.seal, _, err = newGCMSealer(srtp.ProtectionProfileAeadAes128Gcm, key, salt, false)
+			} else {
+				d.ctx, err = srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.streams[7] = &directStream{ssrc: 7, pt: 102}
+			d.on.Store(true)
+			h := rtp.Header{Version: 2, PayloadType: 102, SSRC: 7}
+			payload := make([]byte, 1100)
+			write := func() {
+				h.SequenceNumber++
+				if _, err := d.write(&h, payload); err != nil {
+					t.Fatal(err)
+				}
+			}
+			frame := [][]byte{payload, payload, payload, payload, payload, payload, payload[:300]}
+			writeFrame := func() {
+				h.SequenceNumber += uint16(len(frame))
+				if ok, err := d.writeFrame(7, frame, h.SequenceNumber, 1, true); !ok || err != nil {
+					t.Fatal(ok, err)
+				}
+			}
+			for range 100 { // warm the buffers up
+				write()
+				writeFrame()
+			}
+			if n := testing.AllocsPerRun(1000, write); n != 0 {
+				t.Fatalf("%v allocations per packet", n)
+			}
+			if n := testing.AllocsPerRun(1000, writeFrame); n != 0 {
+				t.Fatalf("%v allocations per frame", n)
+			}
+			if want := uint64(1100 + 1100*len(frame)); d.sent.Load() < want {
+				t.Fatalf("%d packets sent direct, want %d", d.sent.Load(), want)
+			}
+		})
 	}
-	d := newDirectOut([]*batchConn{b})
-	d.ctx, d.conn, d.addr = ctx, b, sink.LocalAddr().(*net.UDPAddr).AddrPort()
-	h := rtp.Header{Version: 2, PayloadType: 102, SSRC: 7}
-	payload := make([]byte, 1100)
-	write := func() {
-		h.SequenceNumber++
-		if _, err := d.write(&h, payload); err != nil {
+}
+
+// TestDirectFrameMatchesChain writes the same frames to two direct paths
+// with the same keys: one packet by packet through the viewer's
+// interceptors (the direct one innermost, the NACK responder and the
+// sender reports above it), the other a frame at a time (writeFrame). The
+// datagrams sent, the sender report counts and the NACK history must be
+// the same.
+func TestDirectFrameMatchesChain(t *testing.T) {
+	key, salt := make([]byte, 16), make([]byte, 12)
+	_, _ = rand.Read(key)
+	_, _ = rand.Read(salt)
+	sr := newSenderReports(time.Hour, time.Now)
+	defer sr.Close()
+	type path struct {
+		d    *directOut
+		sink *net.UDPConn
+		w    interceptor.RTPWriter
+		ds   *directStream
+	}
+	info := func() *interceptor.StreamInfo {
+		return &interceptor.StreamInfo{SSRC: 0x5eed, PayloadType: 102, ClockRate: 90000, Attributes: interceptor.Attributes{},
+			RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}}
+	}
+	newPath := func() *path {
+		p := &path{sink: listenLoopback(t)}
+		b := newBatchConn(listenLoopback(t), true)
+		t.Cleanup(func() { _ = b.Close() })
+		p.d = newDirectOut([]*batchConn{b})
+		p.d.conn, p.d.addr = b, p.sink.LocalAddr().(*net.UDPAddr).AddrPort()
+		var err error
+		if p.d.seal, _, err = newGCMSealer(srtp.ProtectionProfileAeadAes128Gcm, key, salt, false); err != nil {
 			t.Fatal(err)
 		}
+		p.d.on.Store(true)
+		ir := &interceptor.Registry{}
+		ir.Add(directFactory{p.d})
+		ir.Add(nackResponderFactory{size: 64, counts: &nackCounts{}})
+		ir.Add(sr)
+		chain, err := ir.Build("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = chain.Close() })
+		in := info()
+		p.w = chain.BindLocalStream(in, interceptor.RTPWriterFunc(func(*rtp.Header, []byte, interceptor.Attributes) (int, error) {
+			t.Error("a packet went to pion")
+			return 0, nil
+		}))
+		p.ds = tappedStream(in)
+		if p.ds == nil || p.ds.nack.Load() == nil || p.ds.sr.Load() == nil {
+			t.Fatal("the stream is not tapped by the NACK responder and the sender reports")
+		}
+		return p
 	}
-	for range 100 { // warm the buffers up
-		write()
+	chained, framed := newPath(), newPath()
+	const frames = 40
+	seq := uint16(65500) // crosses a wrap
+	for f := range frames {
+		var payloads [][]byte
+		for i := range 1 + f%5 {
+			p := make([]byte, 200+100*i+f)
+			p[0], p[1] = byte(f), byte(i)
+			payloads = append(payloads, p)
+		}
+		ts := uint32(f * 3000)
+		for i, p := range payloads {
+			h := rtp.Header{Version: 2, Marker: i == len(payloads)-1, SequenceNumber: seq + uint16(i), Timestamp: ts, SSRC: 0x5eed, PayloadType: 102}
+			if _, err := chained.w.Write(&h, p, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := framed.d.writeFrame(0x5eed, payloads, seq, ts, true); !ok || err != nil {
+			t.Fatalf("writeFrame: %v, %v", ok, err)
+		}
+		seq += uint16(len(payloads))
 	}
-	if n := testing.AllocsPerRun(1000, write); n != 0 {
-		t.Fatalf("%v allocations per packet", n)
+	read := func(c *net.UDPConn, n int) [][]byte {
+		var out [][]byte
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for len(out) < n {
+			buf := make([]byte, 1500)
+			k, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("after %d datagrams: %v", len(out), err)
+			}
+			out = append(out, buf[:k])
+		}
+		return out
 	}
-	if d.sent.Load() < 1100 {
-		t.Fatalf("%d packets sent direct", d.sent.Load())
+	want := int(chained.d.sent.Load())
+	if got := int(framed.d.sent.Load()); got != want || want < frames {
+		t.Fatalf("sent %d framed, %d chained", got, want)
+	}
+	a, b := read(chained.sink, want), read(framed.sink, want)
+	for i := range a {
+		if !slices.Equal(a[i], b[i]) {
+			t.Fatalf("datagram %d differs", i)
+		}
+	}
+	ra, rb := chained.ds.sr.Load().report(time.Now()), framed.ds.sr.Load().report(time.Now())
+	if ra.PacketCount != uint32(want) || rb.PacketCount != ra.PacketCount || rb.OctetCount != ra.OctetCount || ra.RTPTime/3000 != rb.RTPTime/3000 {
+		t.Fatalf("sender reports differ: %+v and %+v", ra, rb)
+	}
+	na, nb := chained.ds.nack.Load(), framed.ds.nack.Load()
+	for i := range na.sent {
+		pa, pb := na.sent[i], nb.sent[i]
+		if !reflect.DeepEqual(pa.header(1), pb.header(1)) || !slices.Equal(pa.payload, pb.payload) || pa.valid != pb.valid {
+			t.Fatalf("NACK history entry %d differs: %+v and %+v", i, pa, pb)
+		}
 	}
 }
 

@@ -57,34 +57,43 @@ type batchConn struct {
 }
 
 // datagrams are queued packets, copied into reused 64 KB chunks (a
-// growing contiguous buffer would copy itself on every growth).
+// growing contiguous buffer would copy itself on every growth), or
+// written there by their writer (reserve).
 type datagrams struct {
 	chunks [][]byte
 	cur    int // the chunk appended to
 	pkts   [][]byte
 	addrs  []netip.AddrPort
+	// writing counts the writers filling storage they reserved outside
+	// the lock; the sender waits for them before sending.
+	writing sync.WaitGroup
 }
 
 const chunkSize = 64 << 10
 
-func (d *datagrams) add(b []byte, addr netip.AddrPort) {
+// reserve appends a datagram of n bytes for addr and returns its storage.
+func (d *datagrams) reserve(n int, addr netip.AddrPort) []byte {
 	if len(d.chunks) == 0 {
 		d.chunks = append(d.chunks, make([]byte, 0, chunkSize))
 	}
 	c := d.chunks[d.cur]
-	if len(c)+len(b) > cap(c) {
+	if len(c)+n > cap(c) {
 		d.cur++
 		if d.cur == len(d.chunks) {
-			d.chunks = append(d.chunks, make([]byte, 0, max(chunkSize, len(b))))
+			d.chunks = append(d.chunks, make([]byte, 0, max(chunkSize, n)))
 		}
 		c = d.chunks[d.cur]
 	}
 	start := len(c)
-	c = append(c, b...)
+	c = c[:start+n]
 	d.chunks[d.cur] = c
-	d.pkts = append(d.pkts, c[start:len(c):len(c)])
+	p := c[start:len(c):len(c)]
+	d.pkts = append(d.pkts, p)
 	d.addrs = append(d.addrs, addr)
+	return p
 }
+
+func (d *datagrams) add(b []byte, addr netip.AddrPort) { copy(d.reserve(len(b), addr), b) }
 
 func (d *datagrams) len() int { return len(d.pkts) }
 
@@ -144,6 +153,35 @@ func (c *batchConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // WriteToAddrPort queues b for addr. It waits only while the queue is
 // full (batchQueueMax).
 func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	q, err := c.lock()
+	if err != nil {
+		return 0, err
+	}
+	q.add(b, addr)
+	c.unlock()
+	return len(b), nil
+}
+
+// reserve queues datagrams of the given sizes for addr and appends their
+// storage to slots, for the caller to fill outside the queue's lock; the
+// sender sends none of the queue until the caller calls filled.Done
+// (once, even when it fills nothing). Like WriteToAddrPort, it waits only
+// while the queue is full.
+func (c *batchConn) reserve(addr netip.AddrPort, sizes []int, slots [][]byte) (out [][]byte, filled *sync.WaitGroup, err error) {
+	q, err := c.lock()
+	if err != nil {
+		return slots, nil, err
+	}
+	for _, n := range sizes {
+		slots = append(slots, q.reserve(n, addr))
+	}
+	q.writing.Add(1)
+	c.unlock()
+	return slots, &q.writing, nil
+}
+
+// lock takes the queue to append to, once it has room.
+func (c *batchConn) lock() (*datagrams, error) {
 	c.mu.Lock()
 	if !c.closed && c.fill.len() >= batchQueueMax {
 		c.waits.Add(1)
@@ -153,9 +191,13 @@ func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 	}
 	if c.closed {
 		c.mu.Unlock()
-		return 0, net.ErrClosed
+		return nil, net.ErrClosed
 	}
-	c.fill.add(b, addr)
+	return c.fill, nil
+}
+
+// unlock releases the queue and wakes the sender if it waits.
+func (c *batchConn) unlock() {
 	wake := c.idle
 	c.idle = false
 	c.mu.Unlock()
@@ -165,7 +207,6 @@ func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 		default:
 		}
 	}
-	return len(b), nil
 }
 
 // ReadFromAddrPort reads one datagram (pion's allocation-free path).
@@ -195,6 +236,7 @@ func (c *batchConn) run() {
 		if full {
 			c.room.Broadcast()
 		}
+		drain.writing.Wait() // storage reserved is written
 		c.sender.send(c, drain)
 		drain.reset()
 	}
