@@ -83,9 +83,11 @@ type rtpOut struct {
 	seq       uint16
 	pkt       rtp.Packet
 	// direct, if not nil, sends whole frames of the track's stream (ssrc)
-	// past pion's track and interceptors (directOut.writeFrame).
+	// past pion's track and interceptors (directOut.writeFrame), once the
+	// stream is bound (ds).
 	direct *directOut
 	ssrc   uint32
+	ds     *directStream
 }
 
 // write sends one frame as RTP packets stamped ts; the last packet of a
@@ -97,9 +99,14 @@ func (o *rtpOut) write(frame []byte, ts uint32) error {
 // writePayloads sends a frame already packetized.
 func (o *rtpOut) writePayloads(payloads [][]byte, ts uint32) error {
 	if o.direct != nil {
-		if ok, err := o.direct.writeFrame(o.ssrc, payloads, o.seq, ts, o.video); ok {
-			o.seq += uint16(len(payloads))
-			return err
+		if o.ds == nil {
+			o.ds = o.direct.stream(o.ssrc)
+		}
+		if o.ds != nil {
+			if ok, err := o.direct.writeFrame(o.ds, payloads, o.seq, ts, o.video); ok {
+				o.seq += uint16(len(payloads))
+				return err
+			}
 		}
 	}
 	for i, pl := range payloads {

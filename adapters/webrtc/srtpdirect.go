@@ -196,9 +196,10 @@ type directOut struct {
 // path: its SRTP rollover state, and what the interceptors above the
 // direct one keep of its packets, which writeFrame updates in their place.
 type directStream struct {
-	ssrc uint32
-	pt   uint8
-	roc  rocState // on directOut.mu
+	ssrc  uint32
+	pt    uint8
+	bound atomic.Bool // until pion unbinds it
+	roc   rocState    // on directOut.mu
 	// Set as the interceptors bind the stream (nack.go, srreport.go); nil
 	// when one does not handle it (audio has no NACK feedback).
 	nack atomic.Pointer[nackStream]
@@ -365,23 +366,29 @@ func (d *directOut) sealQueued(ds *directStream, h *rtp.Header, payload func(i i
 	return first
 }
 
+// stream is the bound stream of an SSRC, or nil.
+func (d *directOut) stream(ssrc uint32) *directStream {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ds := d.streams[ssrc]; ds != nil && ds.bound.Load() {
+		return ds
+	}
+	return nil
+}
+
 // writeFrame sends the packets of one frame of a bound stream (video
 // marks its last packet) directly: as if written one by one through the
 // viewer's interceptors, without their per-packet layers. It reports
-// false, sending nothing, when the stream is not on the direct path or
-// not bound yet (the caller writes through pion), and true with the
-// error, if any, otherwise.
-func (d *directOut) writeFrame(ssrc uint32, payloads [][]byte, seq uint16, ts uint32, marker bool) (bool, error) {
-	if len(payloads) == 0 || !d.on.Load() {
+// false, sending nothing, when the viewer is not on the direct path or
+// the stream no longer bound (the caller writes through pion), and true
+// with the error, if any, otherwise.
+func (d *directOut) writeFrame(ds *directStream, payloads [][]byte, seq uint16, ts uint32, marker bool) (bool, error) {
+	if len(payloads) == 0 || !d.on.Load() || !ds.bound.Load() {
 		return false, nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ds := d.streams[ssrc]
-	if ds == nil {
-		return false, nil
-	}
-	h := rtp.Header{Version: 2, PayloadType: ds.pt, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc}
+	h := rtp.Header{Version: 2, PayloadType: ds.pt, SequenceNumber: seq, Timestamp: ts, SSRC: ds.ssrc}
 	// What the interceptors above would do, outermost first: the sender
 	// reports count the packets, the NACK responder records them.
 	if sr := ds.sr.Load(); sr != nil {
@@ -436,6 +443,7 @@ type directInterceptor struct {
 func (i *directInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	d := i.d
 	ds := &directStream{ssrc: info.SSRC, pt: info.PayloadType}
+	ds.bound.Store(true)
 	if info.Attributes == nil {
 		info.Attributes = interceptor.Attributes{}
 	}
@@ -454,6 +462,9 @@ func (i *directInterceptor) BindLocalStream(info *interceptor.StreamInfo, w inte
 // UnbindLocalStream forgets the stream.
 func (i *directInterceptor) UnbindLocalStream(info *interceptor.StreamInfo) {
 	i.d.mu.Lock()
+	if ds := i.d.streams[info.SSRC]; ds != nil {
+		ds.bound.Store(false)
+	}
 	delete(i.d.streams, info.SSRC)
 	i.d.mu.Unlock()
 }

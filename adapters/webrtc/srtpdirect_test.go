@@ -305,7 +305,9 @@ func TestDirectWriteAllocs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.streams[7] = &directStream{ssrc: 7, pt: 102}
+			ds := &directStream{ssrc: 7, pt: 102}
+			ds.bound.Store(true)
+			d.streams[7] = ds
 			d.on.Store(true)
 			h := rtp.Header{Version: 2, PayloadType: 102, SSRC: 7}
 			payload := make([]byte, 1100)
@@ -318,7 +320,7 @@ func TestDirectWriteAllocs(t *testing.T) {
 			frame := [][]byte{payload, payload, payload, payload, payload, payload, payload[:300]}
 			writeFrame := func() {
 				h.SequenceNumber += uint16(len(frame))
-				if ok, err := d.writeFrame(7, frame, h.SequenceNumber, 1, true); !ok || err != nil {
+				if ok, err := d.writeFrame(ds, frame, h.SequenceNumber, 1, true); !ok || err != nil {
 					t.Fatal(ok, err)
 				}
 			}
@@ -352,10 +354,11 @@ func TestDirectFrameMatchesChain(t *testing.T) {
 	sr := newSenderReports(time.Hour, time.Now)
 	defer sr.Close()
 	type path struct {
-		d    *directOut
-		sink *net.UDPConn
-		w    interceptor.RTPWriter
-		ds   *directStream
+		d      *directOut
+		sink   *net.UDPConn
+		w      interceptor.RTPWriter
+		ds     *directStream
+		unbind func()
 	}
 	info := func() *interceptor.StreamInfo {
 		return &interceptor.StreamInfo{SSRC: 0x5eed, PayloadType: 102, ClockRate: 90000, Attributes: interceptor.Attributes{},
@@ -387,6 +390,7 @@ func TestDirectFrameMatchesChain(t *testing.T) {
 			return 0, nil
 		}))
 		p.ds = tappedStream(in)
+		p.unbind = func() { chain.UnbindLocalStream(in) }
 		if p.ds == nil || p.ds.nack.Load() == nil || p.ds.sr.Load() == nil {
 			t.Fatal("the stream is not tapped by the NACK responder and the sender reports")
 		}
@@ -409,7 +413,7 @@ func TestDirectFrameMatchesChain(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ok, err := framed.d.writeFrame(0x5eed, payloads, seq, ts, true); !ok || err != nil {
+		if ok, err := framed.d.writeFrame(framed.ds, payloads, seq, ts, true); !ok || err != nil {
 			t.Fatalf("writeFrame: %v, %v", ok, err)
 		}
 		seq += uint16(len(payloads))
@@ -447,6 +451,14 @@ func TestDirectFrameMatchesChain(t *testing.T) {
 		if !reflect.DeepEqual(pa.header(1), pb.header(1)) || !slices.Equal(pa.payload, pb.payload) || pa.valid != pb.valid {
 			t.Fatalf("NACK history entry %d differs: %+v and %+v", i, pa, pb)
 		}
+	}
+	// Once pion unbinds the stream, frames are no longer sent direct.
+	framed.unbind()
+	if ok, _ := framed.d.writeFrame(framed.ds, [][]byte{{1}}, seq, 0, true); ok {
+		t.Fatal("a frame of an unbound stream was sent")
+	}
+	if framed.d.stream(0x5eed) != nil {
+		t.Fatal("an unbound stream is still listed")
 	}
 }
 

@@ -22,7 +22,8 @@ func listenLoopback(t *testing.T) *net.UDPConn {
 }
 
 // TestBatchConnDelivers: packets written concurrently by several writers
-// to two receivers all arrive intact, each writer's in order.
+// to two receivers, copied or filled into reserved storage, all arrive
+// intact, each writer's in order.
 func TestBatchConnDelivers(t *testing.T) {
 	rx := []*net.UDPConn{listenLoopback(t), listenLoopback(t)}
 	for _, r := range rx {
@@ -46,10 +47,18 @@ func TestBatchConnDelivers(t *testing.T) {
 				p := bytes.Repeat([]byte{byte(w)}, 100+i)
 				copy(p, fmt.Sprintf("%d/%d", w, i))
 				var err error
-				if i%2 == 0 {
+				switch i % 3 {
+				case 0:
 					_, err = bc.WriteToAddrPort(p, to)
-				} else {
+				case 1:
 					_, err = bc.WriteTo(p, net.UDPAddrFromAddrPort(to))
+				default:
+					var slots [][]byte
+					var filled *sync.WaitGroup
+					if slots, filled, err = bc.reserve(to, []int{len(p)}, nil); err == nil {
+						copy(slots[0], p)
+						filled.Done()
+					}
 				}
 				if err != nil {
 					t.Error(err)
@@ -162,6 +171,37 @@ func fullBatchConn(t *testing.T) (bc *batchConn, g gatedSender, wrote chan error
 		wrote <- err
 	}()
 	return bc, g, wrote
+}
+
+// TestBatchConnReserveHolds: the sender sends nothing queued after
+// reserved storage until its writer has filled it, then all of it.
+func TestBatchConnReserveHolds(t *testing.T) {
+	rx := listenLoopback(t)
+	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	bc := newBatchConn(listenLoopback(t), true)
+	defer bc.Close()
+	slots, filled, err := bc.reserve(to, []int{5, 5}, nil)
+	if err != nil || len(slots) != 2 || len(slots[0]) != 5 {
+		t.Fatalf("reserve: %d slots, %v", len(slots), err)
+	}
+	if _, err := bc.WriteToAddrPort([]byte("after"), to); err != nil {
+		t.Fatal(err)
+	}
+	_ = rx.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	buf := make([]byte, 100)
+	if n, err := rx.Read(buf); err == nil {
+		t.Fatalf("received %q before the reserved storage was filled", buf[:n])
+	}
+	copy(slots[0], "first")
+	copy(slots[1], "secnd")
+	filled.Done()
+	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []string{"first", "secnd", "after"} {
+		n, err := rx.Read(buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("received %q, %v; want %q", buf[:n], err, want)
+		}
+	}
 }
 
 // TestBatchConnFullQueueWaits: a writer that finds the queue full waits
