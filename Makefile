@@ -71,7 +71,7 @@ bench-deps: ## install nginx with its RTMP module, the load matrix's comparison,
 
 bench: build bench-deps ## Go benchmarks of the hot paths, then the short load matrix against colony and nginx-rtmp (under 5 min)
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
-	$(GO) test -run '^$$' -bench 'BenchmarkServe|BenchmarkViewerFrame|BenchmarkWHEPAnswer|BenchmarkRequest' -benchmem ./adapters/hls ./adapters/webrtc ./adapters/http1
+	$(GO) test -run '^$$' -bench 'BenchmarkServe|BenchmarkViewerFrame|BenchmarkWHEPAnswer|BenchmarkSeal|BenchmarkRequest' -benchmem ./adapters/hls ./adapters/webrtc ./adapters/http1
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh short
 
 bench-full: build bench-deps ## the full load matrix (about 15 min): HLS 1-500, LL-HLS 1-200, WHEP 1-400, nginx-rtmp beside
