@@ -34,11 +34,14 @@ type Config struct {
 	ServedByHeader *bool `yaml:"served_by_header"`
 	// HTTPLane answers HLS GETs on a lean HTTP/1.1 connection loop instead
 	// of net/http's (default true; adapters/http1).
-	HTTPLane *bool        `yaml:"http_lane"`
-	Node     NodeConfig   `yaml:"node"`
-	Mongo    MongoConfig  `yaml:"mongo"`
-	HLS      HLSConfig    `yaml:"hls"`
-	WebRTC   WebRTCConfig `yaml:"webrtc"`
+	HTTPLane *bool `yaml:"http_lane"`
+	// TLS serves what HTTPAddr serves over HTTPS (HTTP/2 and HTTP/1.1),
+	// when a certificate is given.
+	TLS    TLSConfig    `yaml:"tls"`
+	Node   NodeConfig   `yaml:"node"`
+	Mongo  MongoConfig  `yaml:"mongo"`
+	HLS    HLSConfig    `yaml:"hls"`
+	WebRTC WebRTCConfig `yaml:"webrtc"`
 	// REST controls who may use the REST API and the dashboard.
 	REST rest.AccessConfig `yaml:"rest"`
 	// ClusterSecret signs relay tokens between nodes; every node of a cluster needs the same one.
@@ -52,6 +55,17 @@ type Config struct {
 	ABR map[string][]RungConfig `yaml:"abr"`
 	// Runtime tunes the Go runtime.
 	Runtime RuntimeConfig `yaml:"runtime"`
+}
+
+// TLSConfig is the HTTPS listener, Ant Media's 5443.
+type TLSConfig struct {
+	// CertFile (the certificate chain, leaf first) and KeyFile (its key),
+	// PEM; both or neither. They are read again when they change, at most
+	// every 10 s, so a renewal needs no restart (adapters/certfile).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Addr is the HTTPS listen address (default ":5443").
+	Addr string `yaml:"addr"`
 }
 
 // RuntimeConfig tunes the Go runtime.
@@ -189,7 +203,7 @@ type HLSConfig struct {
 func defaultConfig() Config {
 	t := true
 	return Config{
-		Mode: "standalone", HTTPAddr: ":5080", RTMPAddr: ":1935", RelayAddr: ":5000",
+		Mode: "standalone", HTTPAddr: ":5080", RTMPAddr: ":1935", RelayAddr: ":5000", TLS: TLSConfig{Addr: ":5443"},
 		DataDir: "./data", LogLevel: "info", Apps: []string{"LiveApp", "WebRTCAppEE"},
 		ServedByHeader: &t, HTTPLane: &t,
 		Node:  NodeConfig{Role: "both", Group: "default", PurgeAfter: time.Hour},
@@ -234,6 +248,9 @@ func (c Config) validate() error {
 		}
 	default:
 		return fmt.Errorf("config: mode %q is not standalone or cluster", c.Mode)
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("config: tls needs both cert_file and key_file")
 	}
 	switch c.HLS.Variant {
 	case "lowlatency", "fmp4", "mpegts":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/colony-live/colony/adapters/certfile"
 	"github.com/colony-live/colony/adapters/dashboard"
 	"github.com/colony-live/colony/adapters/hls"
 	"github.com/colony-live/colony/adapters/http1"
@@ -37,6 +39,9 @@ func runCommand() *cli.Command {
 		Flags: []cli.Flag{
 			configFlag(),
 			&cli.StringFlag{Name: "http-addr", Usage: "HTTP listen `ADDR` (HLS, WebRTC, REST, dashboard)"},
+			&cli.StringFlag{Name: "https-addr", Usage: "HTTPS listen `ADDR`, with --tls-cert and --tls-key", DefaultText: "tls.addr, :5443"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate chain `FILE` (PEM): serve HTTPS too"},
+			&cli.StringFlag{Name: "tls-key", Usage: "TLS private key `FILE` (PEM)"},
 			&cli.StringFlag{Name: "rtmp-addr", Usage: "RTMP listen `ADDR`"},
 			&cli.StringFlag{Name: "relay-addr", Usage: "internal relay listen `ADDR` (cluster)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "data `DIR` (standalone store, node id)"},
@@ -70,6 +75,9 @@ func applyRunFlags(c *cli.Context, cfg *Config) {
 		}
 	}
 	set("http-addr", &cfg.HTTPAddr)
+	set("https-addr", &cfg.TLS.Addr)
+	set("tls-cert", &cfg.TLS.CertFile)
+	set("tls-key", &cfg.TLS.KeyFile)
 	set("rtmp-addr", &cfg.RTMPAddr)
 	set("relay-addr", &cfg.RelayAddr)
 	set("data-dir", &cfg.DataDir)
@@ -238,8 +246,26 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.ServedByHeader == nil || *cfg.ServedByHeader {
 		handler = servedBy(string(self.ID), handler)
 	}
+	var httpsSrv *http.Server
+	var tln net.Listener
+	if cfg.TLS.CertFile != "" {
+		certs, err := certfile.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, log)
+		if err != nil {
+			return err
+		}
+		if tln, err = net.Listen("tcp", cfg.TLS.Addr); err != nil {
+			return fmt.Errorf("https: %w", err)
+		}
+		httpsSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+			TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}}
+		reg.Gauge("tls_certificate_expiry_timestamp_seconds", "When the HTTPS certificate in use expires (Unix time).", func() float64 {
+			return float64(certs.NotAfter().Unix())
+		})
+	}
+
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
+		closeListener(tln)
 		return fmt.Errorf("http: %w", err)
 	}
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ConnContext: hls.ConnContext}
@@ -249,6 +275,8 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		// handed to httpSrv.
 		lane, err = http1.New(ln, http1.Config{Takes: hls.Takes, Handler: handler, Logger: log})
 		if err != nil {
+			closeListener(tln)
+			closeListener(ln)
 			return err
 		}
 		reg.Counter("http_lane_requests_total", "HTTP requests answered on the lane (HLS GETs).", func() float64 {
@@ -259,7 +287,7 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		})
 	}
 
-	log.Info("colony started", "version", version, "mode", cfg.Mode, "role", self.Role, "http", ln.Addr().String(), "rtmp", cfg.RTMPAddr)
+	log.Info("colony started", "version", version, "mode", cfg.Mode, "role", self.Role, "http", ln.Addr().String(), "https", addrOf(tln), "rtmp", cfg.RTMPAddr)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return hlsSrv.Run(gctx) })
@@ -285,11 +313,25 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		return nil
 	})
+	if httpsSrv != nil {
+		g.Go(func() error {
+			// HTTP/2 is negotiated by ALPN; WebSockets come over HTTP/1.1
+			// (net/http's HTTP/2 server offers no extended CONNECT).
+			if err := httpsSrv.ServeTLS(tln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return httpSrv.Shutdown(sctx)
+		var errs []error
+		if httpsSrv != nil {
+			errs = append(errs, httpsSrv.Shutdown(sctx))
+		}
+		return errors.Join(append(errs, httpSrv.Shutdown(sctx))...)
 	})
 	err = g.Wait()
 	log.Info("colony stopped")
@@ -369,4 +411,19 @@ func rtmpAddr(role node.Role, host, listen string) string {
 		return ""
 	}
 	return joinHostPort(host, listen)
+}
+
+// closeListener closes ln, if any, on a failed start.
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		_ = ln.Close()
+	}
+}
+
+// addrOf is a listener's address, or "" for none.
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
 }
