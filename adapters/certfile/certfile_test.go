@@ -2,16 +2,10 @@ package certfile
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,61 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colony-live/colony/adapters/certfile/certfiletest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// pair is a self-signed certificate for "colony.test" and its key, PEM.
-type pair struct {
-	cert, key []byte
-	x509      *x509.Certificate
-}
-
-func newPair(t *testing.T, serial int64, notAfter time.Time) pair {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "colony.test"},
-		DNSNames: []string{"colony.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return pair{
-		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		key:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-		x509: c,
-	}
-}
-
-// write puts p in dir's cert.pem and key.pem, with modification times
-// at mod (so that a rewrite within one clock tick still differs).
-func (p pair) write(t *testing.T, dir string, mod time.Time) (certFile, keyFile string) {
-	t.Helper()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for f, b := range map[string][]byte{certFile: p.cert, keyFile: p.key} {
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(f, mod, mod); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certFile, keyFile
 }
 
 // syncBuffer is a log destination safe for concurrent writes.
@@ -96,10 +41,10 @@ func (s *syncBuffer) String() string {
 
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
-	a, b := newPair(t, 1, time.Now().Add(time.Hour)), newPair(t, 2, time.Now().Add(time.Hour))
-	certFile, keyFile := a.write(t, dir, time.Now())
+	a, b := certfiletest.New(t, 1, time.Now().Add(time.Hour)), certfiletest.New(t, 2, time.Now().Add(time.Hour))
+	certFile, keyFile := a.Write(t, dir, time.Now())
 	other := filepath.Join(dir, "other-key.pem")
-	if err := os.WriteFile(other, b.key, 0o600); err != nil {
+	if err := os.WriteFile(other, b.Key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	garbage := filepath.Join(dir, "garbage.pem")
@@ -134,8 +79,8 @@ func TestReload(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	mod := time.Now().Add(-time.Hour)
-	a := newPair(t, 1, time.Now().Add(90*24*time.Hour))
-	certFile, keyFile := a.write(t, dir, mod)
+	a := certfiletest.New(t, 1, time.Now().Add(90*24*time.Hour))
+	certFile, keyFile := a.Write(t, dir, mod)
 	s, err := load(certFile, keyFile, log, now)
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +96,8 @@ func TestReload(t *testing.T) {
 		t.Fatalf("serial %d, want 1", got)
 	}
 
-	b := newPair(t, 2, time.Now().Add(90*24*time.Hour))
-	b.write(t, dir, mod.Add(time.Minute))
+	b := certfiletest.New(t, 2, time.Now().Add(90*24*time.Hour))
+	b.Write(t, dir, mod.Add(time.Minute))
 	clock = clock.Add(CheckEvery / 2)
 	if got := serial(); got != 1 {
 		t.Fatalf("renewal served %d before CheckEvery", got)
@@ -161,16 +106,13 @@ func TestReload(t *testing.T) {
 	if got := serial(); got != 2 {
 		t.Fatalf("serial %d after the renewal, want 2", got)
 	}
-	if !s.NotAfter().Equal(b.x509.NotAfter) {
-		t.Fatalf("NotAfter %v, want the renewal's %v", s.NotAfter(), b.x509.NotAfter)
+	if !s.NotAfter().Equal(b.X509.NotAfter) {
+		t.Fatalf("NotAfter %v, want the renewal's %v", s.NotAfter(), b.X509.NotAfter)
 	}
 
 	// Half a renewal: the new certificate, the old key.
-	c := newPair(t, 3, time.Now().Add(90*24*time.Hour))
-	if err := os.WriteFile(certFile, c.cert, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chtimes(certFile, mod.Add(2*time.Minute), mod.Add(2*time.Minute))
+	c := certfiletest.New(t, 3, time.Now().Add(90*24*time.Hour))
+	certfiletest.WriteFile(t, certFile, c.Cert, mod.Add(2*time.Minute))
 	clock = clock.Add(CheckEvery)
 	if got := serial(); got != 2 {
 		t.Fatalf("serial %d after a renewal that does not load, want 2 kept", got)
@@ -178,7 +120,7 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(logs.String(), "do not load") {
 		t.Fatalf("no error logged for the broken renewal:\n%s", logs.String())
 	}
-	c.write(t, dir, mod.Add(3*time.Minute))
+	c.Write(t, dir, mod.Add(3*time.Minute))
 	clock = clock.Add(CheckEvery)
 	if got := serial(); got != 3 {
 		t.Fatalf("serial %d once the renewal is whole, want 3", got)
@@ -196,8 +138,8 @@ func TestReload(t *testing.T) {
 
 func TestExpiredWarns(t *testing.T) {
 	var logs syncBuffer
-	p := newPair(t, 1, time.Now().Add(-time.Minute))
-	certFile, keyFile := p.write(t, t.TempDir(), time.Now())
+	p := certfiletest.New(t, 1, time.Now().Add(-time.Minute))
+	certFile, keyFile := p.Write(t, t.TempDir(), time.Now())
 	if _, err := Load(certFile, keyFile, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
 	}
@@ -211,8 +153,8 @@ func TestExpiredWarns(t *testing.T) {
 func TestServesOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	clock := time.Now()
-	a := newPair(t, 1, time.Now().Add(time.Hour))
-	certFile, keyFile := a.write(t, dir, time.Now().Add(-time.Hour))
+	a := certfiletest.New(t, 1, time.Now().Add(time.Hour))
+	certFile, keyFile := a.Write(t, dir, time.Now().Add(-time.Hour))
 	s, err := load(certFile, keyFile, slog.New(slog.DiscardHandler), func() time.Time { return clock })
 	if err != nil {
 		t.Fatal(err)
@@ -234,9 +176,9 @@ func TestServesOverTLS(t *testing.T) {
 			_ = c.Close()
 		}
 	})
-	handshake := func(trust pair) error {
+	handshake := func(trust certfiletest.Pair) error {
 		pool := x509.NewCertPool()
-		pool.AddCert(trust.x509)
+		pool.AddCert(trust.X509)
 		c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "colony.test"})
 		if err == nil {
 			_ = c.Close()
@@ -246,8 +188,8 @@ func TestServesOverTLS(t *testing.T) {
 	if err := handshake(a); err != nil {
 		t.Fatalf("handshake with the first certificate: %v", err)
 	}
-	b := newPair(t, 2, time.Now().Add(time.Hour))
-	b.write(t, dir, time.Now())
+	b := certfiletest.New(t, 2, time.Now().Add(time.Hour))
+	b.Write(t, dir, time.Now())
 	clock = clock.Add(CheckEvery)
 	if err := handshake(b); err != nil {
 		t.Fatalf("handshake with the renewed certificate: %v", err)

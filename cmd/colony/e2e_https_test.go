@@ -4,19 +4,11 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,51 +16,16 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/colony-live/colony/adapters/certfile/certfiletest"
 )
 
 // testCert writes a self-signed certificate for 127.0.0.1 (serial) and
 // its key to dir's cert.pem and key.pem, modified at mod, and returns it.
 func testCert(t *testing.T, dir string, serial int64, mod time.Time) *x509.Certificate {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "colony e2e"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{
-		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-	}
-	for name, b := range files {
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f+".tmp", b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(f+".tmp", mod, mod); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(f+".tmp", f); err != nil { // as a renewal replaces it
-			t.Fatal(err)
-		}
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	p := certfiletest.New(t, serial, time.Now().Add(24*time.Hour))
+	p.Write(t, dir, mod)
+	return p.X509
 }
 
 // TestStandaloneHTTPS serves over HTTPS (Ant Media's 5443) what the HTTP
