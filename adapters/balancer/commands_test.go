@@ -10,6 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/colony-live/colony/adapters/certfile/certfiletest"
 )
 
 // lookBalancer returns kind's executable; a machine without it fails the
@@ -32,6 +35,7 @@ func TestRealBalancersAcceptTheRenders(t *testing.T) {
 	sets := map[string][]GroupListen{
 		"plain":  nil,
 		"groups": {{Group: "eu", HTTPListen: "127.0.0.1:18081", RTMPListen: "127.0.0.1:11936"}, {Group: "apac", HTTPListen: "[::1]:18082"}},
+		"tls":    nil,
 	}
 	for _, k := range []Kind{Nginx, HAProxy} {
 		for name, groups := range sets {
@@ -40,6 +44,10 @@ func TestRealBalancersAcceptTheRenders(t *testing.T) {
 				prefix := t.TempDir()
 				cfg := Config{Kind: k, Prefix: prefix, HTTPListen: "127.0.0.1:18080", RTMPListen: "127.0.0.1:11935",
 					StreamModule: FindStreamModule(StreamModulePaths), Groups: groups}
+				if name == "tls" { // the balancer loads the files to check the config
+					cfg.HTTPSListen = "127.0.0.1:18443"
+					cfg.TLSCert, cfg.TLSKey = tlsFiles(t, k, prefix)
+				}
 				nodes := mixedNodes()
 				if k == Nginx {
 					// nginx resolves names when it loads the config.
@@ -72,6 +80,20 @@ func TestRealBalancersAcceptTheRenders(t *testing.T) {
 			})
 		}
 	}
+}
+
+// tlsFiles writes a self-signed certificate and key into dir as kind
+// reads them: two files for nginx, one (the chain, then the key) for
+// HAProxy.
+func tlsFiles(t *testing.T, k Kind, dir string) (cert, key string) {
+	t.Helper()
+	p := certfiletest.New(t, 1, time.Now().Add(time.Hour))
+	if k == HAProxy {
+		cert = filepath.Join(dir, "colony.pem")
+		certfiletest.WriteFile(t, cert, append(append([]byte{}, p.Cert...), p.Key...), time.Now())
+		return cert, ""
+	}
+	return p.Write(t, dir, time.Now())
 }
 
 func TestFindStreamModule(t *testing.T) {

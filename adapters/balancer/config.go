@@ -58,6 +58,14 @@ type Config struct {
 	// RTMPListen takes RTMP publishers (default ":1935"); "-" renders no RTMP
 	// listener.
 	RTMPListen string
+	// HTTPSListen, when set, serves what HTTPListen serves over TLS (HTTP/2
+	// and HTTP/1.1), with TLSCert: nginx reads the chain from TLSCert and
+	// the key from TLSKey; HAProxy wants both in TLSCert (the chain, then
+	// the key) and no TLSKey. The balancer reads them when it loads its
+	// configuration: a renewal needs its reload.
+	HTTPSListen string
+	TLSCert     string
+	TLSKey      string
 	// NodeRTMPPort is the RTMP port of an origin whose registry record has
 	// no RTMP address (default 1935).
 	NodeRTMPPort int
@@ -142,6 +150,9 @@ func (c Config) validate() error {
 	if err := check("rtmp listen", c.RTMPListen, true); err != nil {
 		return err
 	}
+	if err := c.validateTLS(check); err != nil {
+		return err
+	}
 	groups := map[string]bool{}
 	for _, g := range c.Groups {
 		if !groupRe.MatchString(g.Group) {
@@ -157,6 +168,33 @@ func (c Config) validate() error {
 		if err := check("group "+g.Group+" rtmp listen", g.RTMPListen, true); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateTLS checks the HTTPS listener and its files.
+func (c Config) validateTLS(check func(what, addr string, optional bool) error) error {
+	if c.HTTPSListen == "" {
+		if c.TLSCert != "" || c.TLSKey != "" {
+			return invalid("a TLS certificate without an https listen address")
+		}
+		return nil
+	}
+	if err := check("https listen", c.HTTPSListen, false); err != nil {
+		return err
+	}
+	for what, p := range map[string]string{"certificate": c.TLSCert, "key": c.TLSKey} {
+		if p != "" && !pathRe.MatchString(p) {
+			return invalid("TLS %s path %q must be absolute, of letters, digits and / . _ + @ : -", what, p)
+		}
+	}
+	switch {
+	case c.TLSCert == "":
+		return invalid("https listen %s needs a TLS certificate file", c.HTTPSListen)
+	case c.Kind == Nginx && c.TLSKey == "":
+		return invalid("nginx needs the TLS key file too")
+	case c.Kind == HAProxy && c.TLSKey != "":
+		return invalid("HAProxy reads the key from the certificate file (the chain, then the key): give no key file")
 	}
 	return nil
 }

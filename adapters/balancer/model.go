@@ -19,6 +19,8 @@ type model struct {
 	Kind         Kind
 	Prefix       string
 	StreamModule string
+	TLSCert      string     // with the cluster site's HTTPSListen
+	TLSKey       string     // nginx
 	Nodes        []nodeLine // live nodes, for the header comment
 	Skipped      []string   // live nodes left out, and why
 	Sites        []site
@@ -35,6 +37,7 @@ type site struct {
 	ID           string // s0 (the cluster), s1... (groups): prefix of every upstream name
 	Name         string // "cluster" or the group's name
 	HTTPListen   string
+	HTTPSListen  string // "" when none (the cluster's site only)
 	RTMPListen   string // "" when none
 	EdgeCookie   string // sticky cookie names
 	OriginCookie string
@@ -84,7 +87,7 @@ var idRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
 // buildModel picks the live nodes and lays out the sites. cfg is validated.
 func buildModel(cfg Config, nodes []node.Node, now time.Time) (model, error) {
-	m := model{Kind: cfg.Kind, Prefix: cfg.Prefix, StreamModule: cfg.StreamModule}
+	m := model{Kind: cfg.Kind, Prefix: cfg.Prefix, StreamModule: cfg.StreamModule, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey}
 	sorted := append([]node.Node(nil), nodes...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 	var live []liveNode
@@ -107,7 +110,11 @@ func buildModel(cfg Config, nodes []node.Node, now time.Time) (model, error) {
 		}
 		return m, ErrNoLiveNodes
 	}
-	m.Sites = append(m.Sites, makeSite(cfg.Kind, "s0", "cluster", "", cfg.HTTPListen, cfg.RTMPListen, live, live))
+	cluster := makeSite(cfg.Kind, "s0", "cluster", "", cfg.HTTPListen, cfg.RTMPListen, live, live)
+	if cfg.HTTPSListen != "" {
+		cluster.HTTPSListen = listenFor(cfg.Kind, cfg.HTTPSListen)
+	}
+	m.Sites = append(m.Sites, cluster)
 	for i, g := range cfg.Groups {
 		var members []liveNode
 		for _, ln := range live {

@@ -57,12 +57,18 @@ func TestRenderGolden(t *testing.T) {
 		{"three", Config{Prefix: "/var/lib/colony-lb", StreamModule: "/usr/lib/nginx/modules/ngx_stream_module.so"}, threeNodes()},
 		{"groups", Config{Prefix: "/var/lib/colony-lb", HTTPListen: "*:8080", RTMPListen: "127.0.0.1:1935", NodeRTMPPort: 2935, Groups: groups}, mixedNodes()},
 		{"nortmp", Config{Prefix: "/srv/lb", HTTPListen: "127.0.0.1:8080", RTMPListen: "-", StreamModule: "/usr/lib/nginx/modules/ngx_stream_module.so"}, threeNodes()[:2]},
+		{"tls", Config{Prefix: "/srv/lb", HTTPListen: ":80", HTTPSListen: ":443", TLSCert: "/etc/letsencrypt/live/media.example.com/fullchain.pem",
+			TLSKey: "/etc/letsencrypt/live/media.example.com/privkey.pem", StreamModule: "/usr/lib/nginx/modules/ngx_stream_module.so",
+			Groups: []GroupListen{{Group: "eu", HTTPListen: ":8081"}}}, threeNodes()},
 	}
 	for _, tc := range cases {
 		for _, k := range []Kind{Nginx, HAProxy} {
 			t.Run(tc.name+"-"+string(k), func(t *testing.T) {
 				cfg := tc.cfg
 				cfg.Kind = k
+				if k == HAProxy && cfg.TLSKey != "" {
+					cfg.TLSCert, cfg.TLSKey = "/etc/haproxy/certs/media.example.com.pem", "" // chain and key in one file
+				}
 				got, err := Render(cfg, tc.nodes, now)
 				if err != nil {
 					t.Fatal(err)
@@ -198,6 +204,12 @@ func TestRenderErrors(t *testing.T) {
 		{"group name", Config{Kind: Nginx, Prefix: "/lb", Groups: []GroupListen{{Group: "a b", HTTPListen: ":81"}}}, ok, ErrInvalidConfig, "group"},
 		{"group twice", Config{Kind: Nginx, Prefix: "/lb", Groups: []GroupListen{{Group: "a", HTTPListen: ":81"}, {Group: "a", HTTPListen: ":82"}}}, ok, ErrInvalidConfig, "two listeners"},
 		{"node rtmp port", Config{Kind: Nginx, Prefix: "/lb", NodeRTMPPort: 70000}, ok, ErrInvalidConfig, "port"},
+		{"https without a certificate", Config{Kind: Nginx, Prefix: "/lb", HTTPSListen: ":443"}, ok, ErrInvalidConfig, "needs a TLS certificate"},
+		{"nginx without the key", Config{Kind: Nginx, Prefix: "/lb", HTTPSListen: ":443", TLSCert: "/c.pem"}, ok, ErrInvalidConfig, "key file"},
+		{"haproxy with a key file", Config{Kind: HAProxy, Prefix: "/lb", HTTPSListen: ":443", TLSCert: "/c.pem", TLSKey: "/k.pem"}, ok, ErrInvalidConfig, "give no key file"},
+		{"certificate without https", Config{Kind: Nginx, Prefix: "/lb", TLSCert: "/c.pem", TLSKey: "/k.pem"}, ok, ErrInvalidConfig, "without an https listen"},
+		{"certificate path with syntax", Config{Kind: Nginx, Prefix: "/lb", HTTPSListen: ":443", TLSCert: "/c.pem;evil", TLSKey: "/k.pem"}, ok, ErrInvalidConfig, "certificate path"},
+		{"https on the http port", Config{Kind: Nginx, Prefix: "/lb", HTTPListen: ":80", HTTPSListen: ":80", TLSCert: "/c.pem", TLSKey: "/k.pem"}, ok, ErrInvalidConfig, "twice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

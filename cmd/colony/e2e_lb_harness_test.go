@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,13 +20,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colony-live/colony/adapters/certfile/certfiletest"
 	"github.com/colony-live/colony/internal/syncbuf"
 )
 
 // balancerProc is a running nginx or HAProxy with its own prefix.
 type balancerProc struct {
 	kind, prefix, conf string
-	HTTP, RTMP         string // http://127.0.0.1:port, rtmp://127.0.0.1:port
+	HTTP, RTMP         string            // http://127.0.0.1:port, rtmp://127.0.0.1:port
+	HTTPS              string            // https://127.0.0.1:port
+	cert               *x509.Certificate // what HTTPS serves
 	flags              []string
 	cmd                *exec.Cmd
 	log                *syncbuf.Buffer
@@ -56,11 +61,24 @@ func newBalancer(t *testing.T, kind, cfgPath string) *balancerProc {
 	if err := os.Chmod(prefix, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	httpPort, rtmpPort := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
+	httpPort, rtmpPort, httpsPort := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
 	b := &balancerProc{kind: kind, prefix: prefix, conf: filepath.Join(prefix, map[string]string{"nginx": "nginx.conf", "haproxy": "haproxy.cfg"}[kind]),
-		HTTP: fmt.Sprintf("http://127.0.0.1:%d", httpPort), RTMP: fmt.Sprintf("rtmp://127.0.0.1:%d", rtmpPort)}
+		HTTP: fmt.Sprintf("http://127.0.0.1:%d", httpPort), RTMP: fmt.Sprintf("rtmp://127.0.0.1:%d", rtmpPort),
+		HTTPS: fmt.Sprintf("https://127.0.0.1:%d", httpsPort)}
 	b.flags = []string{"--kind", kind, "--config", cfgPath, "--prefix", prefix,
-		"--http-listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--rtmp-listen", fmt.Sprintf("127.0.0.1:%d", rtmpPort)}
+		"--http-listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--rtmp-listen", fmt.Sprintf("127.0.0.1:%d", rtmpPort),
+		"--https-listen", fmt.Sprintf("127.0.0.1:%d", httpsPort)}
+	// TLS as each balancer reads it: nginx two files, HAProxy one.
+	p := certfiletest.New(t, 1, time.Now().Add(24*time.Hour))
+	b.cert = p.X509
+	if kind == "haproxy" {
+		bundle := filepath.Join(prefix, "colony.pem")
+		certfiletest.WriteFile(t, bundle, append(append([]byte{}, p.Cert...), p.Key...), time.Now())
+		b.flags = append(b.flags, "--tls-cert", bundle)
+	} else {
+		certFile, keyFile := p.Write(t, prefix, time.Now())
+		b.flags = append(b.flags, "--tls-cert", certFile, "--tls-key", keyFile)
+	}
 	return b
 }
 
@@ -297,4 +315,27 @@ func startLBWatch(t *testing.T, b *balancerProc) *syncbuf.Buffer {
 		}
 	})
 	return log
+}
+
+// checkHTTPS plays path through the balancer's HTTPS listener: HTTP/2,
+// served by an edge, and ffprobe finds the media.
+func (b *balancerProc) checkHTTPS(t *testing.T, path string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(b.cert)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(b.HTTPS + path)
+	if err != nil {
+		t.Fatalf("%s over HTTPS: %v", b.kind, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Proto != "HTTP/2.0" || !strings.HasPrefix(resp.Header.Get("X-Served-By"), "edge") ||
+		!strings.HasPrefix(string(body), "#EXTM3U") {
+		t.Fatalf("%s over HTTPS: %s over %s from %q:\n%s", b.kind, resp.Status, resp.Proto, resp.Header.Get("X-Served-By"), body)
+	}
+	if got := strings.Join(ffprobeStreams(t, b.HTTPS+path), ","); !strings.Contains(got, "h264 1280x720") {
+		t.Fatalf("ffprobe through %s over HTTPS found %q", b.kind, got)
+	}
 }

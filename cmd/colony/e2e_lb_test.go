@@ -92,6 +92,7 @@ func lbScenario(t *testing.T, kind string) {
 	if got := strings.Join(ffprobeStreams(t, hlsURL), ","); !strings.Contains(got, "h264 1280x720") || !strings.Contains(got, "aac") {
 		t.Fatalf("ffprobe through the balancer found %q", got)
 	}
+	lb.checkHTTPS(t, "/LiveApp/streams/lb1.m3u8")
 
 	lbWebRTC(t, lb)
 

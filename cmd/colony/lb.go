@@ -57,6 +57,9 @@ func lbFlags() []cli.Flag {
 		&cli.StringFlag{Name: "kind", Required: true, Usage: "balancer `KIND`: nginx or haproxy"},
 		&cli.StringFlag{Name: "http-listen", Value: balancer.DefaultHTTPListen, Usage: "`ADDR` for viewers, publishers (WHIP, WebSocket), REST and the dashboard"},
 		&cli.StringFlag{Name: "rtmp-listen", Value: balancer.DefaultRTMPListen, Usage: "`ADDR` for RTMP publishers (\"-\": none)"},
+		&cli.StringFlag{Name: "https-listen", Usage: "`ADDR` serving what --http-listen serves over TLS (HTTP/2 too), with --tls-cert"},
+		&cli.StringFlag{Name: "tls-cert", Usage: "certificate `FILE` (PEM) for --https-listen: nginx the chain; HAProxy the chain then the key, in one file"},
+		&cli.StringFlag{Name: "tls-key", Usage: "nginx: key `FILE` (PEM) for --https-listen"},
 		&cli.StringFlag{Name: "prefix", Usage: "`DIR` of the balancer's pid, logs and temporary files (default /usr/local/colony/lb/KIND)"},
 		&cli.IntFlag{Name: "node-rtmp-port", Value: balancer.DefaultNodeRTMPPort, Usage: "RTMP `PORT` of origins whose record has no RTMP address"},
 		&cli.StringSliceFlag{Name: "group-http", Usage: "`GROUP=ADDR`: a listener of its own for a node group (repeatable)"},
@@ -79,7 +82,15 @@ func lbConfig(c *cli.Context) (balancer.Config, error) {
 		return balancer.Config{}, err
 	}
 	cfg := balancer.Config{Kind: kind, Prefix: prefix, HTTPListen: c.String("http-listen"),
-		RTMPListen: c.String("rtmp-listen"), NodeRTMPPort: c.Int("node-rtmp-port")}
+		RTMPListen: c.String("rtmp-listen"), NodeRTMPPort: c.Int("node-rtmp-port"),
+		HTTPSListen: c.String("https-listen"), TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key")}
+	for _, f := range []*string{&cfg.TLSCert, &cfg.TLSKey} {
+		if *f != "" {
+			if *f, err = filepath.Abs(*f); err != nil {
+				return cfg, err
+			}
+		}
+	}
 	if kind == balancer.Nginx {
 		switch m := c.String("stream-module"); m {
 		case "auto":
