@@ -41,8 +41,9 @@ func webDir(t *testing.T) string {
 	return dir
 }
 
-// newBrowser starts headless Chromium with a fake camera and microphone.
-func startChromium(t *testing.T, ctx context.Context) context.Context {
+// startChromium starts headless Chromium with a fake camera and
+// microphone, and extra options.
+func startChromium(t *testing.T, ctx context.Context, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(sdkChromiumPath),
@@ -58,6 +59,7 @@ func startChromium(t *testing.T, ctx context.Context) context.Context {
 		// Host candidates as addresses, not mDNS names the server cannot resolve.
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

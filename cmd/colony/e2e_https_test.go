@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 	"github.com/colony-live/colony/adapters/certfile/certfiletest"
 )
@@ -145,4 +148,35 @@ func TestHTTPSBadCertificate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBrowserOverHTTPS: Chromium runs the Ant Media SDK from an HTTPS
+// page against the node's HTTPS port: it publishes and plays through
+// wss:// signalling, as an Ant Media deployment with SSL does. The
+// certificate is the test's own, so Chromium is told to accept it.
+func TestBrowserOverHTTPS(t *testing.T) {
+	dir := webDir(t)
+	certDir := t.TempDir()
+	testCert(t, certDir, 1, time.Now())
+	httpsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	n := startNode(t, "standalone-https-browser", nodeOpts{args: []string{"--https-addr", httpsAddr,
+		"--tls-cert", filepath.Join(certDir, "cert.pem"), "--tls-key", filepath.Join(certDir, "key.pem")}})
+	pages := httptest.NewTLSServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(pages.Close)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	browser := startChromium(t, ctx, chromedp.Flag("ignore-certificate-errors", true))
+	q := url.Values{"ws": {"wss://" + httpsAddr + "/WebRTCAppEE/websocket"}, "id": {"tls1"}}.Encode()
+	pub, _ := openPage(t, browser, "publisher", pages.URL+"/publish.html?"+q)
+	waitState(t, pub, "publisher", "publish_started", 60*time.Second)
+	waitStatus(t, n, "WebRTCAppEE", "tls1", "broadcasting", 20*time.Second)
+	play, _ := openPage(t, browser, "player", pages.URL+"/play.html?"+q)
+	waitState(t, play, "player", "play_started", 60*time.Second)
+	eventually(t, 30*time.Second, "the player renders frames", func() error {
+		if f := playerFrames(t, play); f.Total < 30 || f.Width == 0 {
+			return fmt.Errorf("frames %+v", f)
+		}
+		return nil
+	})
 }
