@@ -342,15 +342,21 @@ func TestDirectWriteAllocs(t *testing.T) {
 }
 
 // TestDirectFrameMatchesChain writes the same frames to two direct paths
-// with the same keys: one packet by packet through the viewer's
+// with the same keys (with the AES-GCM sealer, and with pion's context for
+// the AES-CM profiles): one packet by packet through the viewer's
 // interceptors (the direct one innermost, the NACK responder and the
 // sender reports above it), the other a frame at a time (writeFrame). The
 // datagrams sent, the sender report counts and the NACK history must be
 // the same.
 func TestDirectFrameMatchesChain(t *testing.T) {
-	key, salt := make([]byte, 16), make([]byte, 12)
-	_, _ = rand.Read(key)
-	_, _ = rand.Read(salt)
+	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
+		// AES-GCM: the sealer; AES-CM: pion's context, a packet at a time.
+		t.Run(profile.String(), func(t *testing.T) { frameMatchesChain(t, profile) })
+	}
+}
+
+func frameMatchesChain(t *testing.T, profile srtp.ProtectionProfile) {
+	key, salt := testKeys(t, profile)
 	sr := newSenderReports(time.Hour, time.Now)
 	defer sr.Close()
 	type path struct {
@@ -371,7 +377,12 @@ func TestDirectFrameMatchesChain(t *testing.T) {
 		p.d = newDirectOut([]*batchConn{b})
 		p.d.conn, p.d.addr = b, p.sink.LocalAddr().(*net.UDPAddr).AddrPort()
 		var err error
-		if p.d.seal, _, err = newGCMSealer(srtp.ProtectionProfileAeadAes128Gcm, key, salt, false); err != nil {
+		if profile == srtp.ProtectionProfileAes128CmHmacSha1_80 {
+			p.d.ctx, err = srtp.CreateContext(key, salt, profile)
+		} else {
+			p.d.seal, _, err = newGCMSealer(profile, key, salt, false)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		p.d.on.Store(true)

@@ -231,3 +231,34 @@ func TestLoadConfigAudioPacking(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConfigTLS(t *testing.T) {
+	tests := []struct {
+		name, file string
+		want       TLSConfig
+		err        string
+	}{
+		{"off by default", "", TLSConfig{Addr: ":5443"}, ""},
+		{"both files", "tls:\n  cert_file: /etc/c.pem\n  key_file: /etc/k.pem\n", TLSConfig{CertFile: "/etc/c.pem", KeyFile: "/etc/k.pem", Addr: ":5443"}, ""},
+		{"another port", "tls:\n  cert_file: /c\n  key_file: /k\n  addr: 127.0.0.1:8443\n", TLSConfig{CertFile: "/c", KeyFile: "/k", Addr: "127.0.0.1:8443"}, ""},
+		{"certificate alone", "tls:\n  cert_file: /c\n", TLSConfig{}, "both cert_file and key_file"},
+		{"key alone", "tls:\n  key_file: /k\n", TLSConfig{}, "both cert_file and key_file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfigText(t, tt.file) // loading validates
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("load: %v, want an error saying %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.TLS != tt.want {
+				t.Fatalf("tls = %+v, want %+v", cfg.TLS, tt.want)
+			}
+		})
+	}
+}

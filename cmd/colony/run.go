@@ -256,8 +256,8 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if tln, err = net.Listen("tcp", cfg.TLS.Addr); err != nil {
 			return fmt.Errorf("https: %w", err)
 		}
-		httpsSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-			TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}}
+		httpsSrv = newHTTPServer(handler, httpIdleTimeout)
+		httpsSrv.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 		reg.Gauge("tls_certificate_expiry_timestamp_seconds", "When the HTTPS certificate in use expires (Unix time).", func() float64 {
 			return float64(certs.NotAfter().Unix())
 		})
@@ -268,7 +268,8 @@ func runNode(ctx context.Context, cfg Config, log *slog.Logger) error {
 		closeListener(tln)
 		return fmt.Errorf("http: %w", err)
 	}
-	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ConnContext: hls.ConnContext}
+	httpSrv := newHTTPServer(handler, httpIdleTimeout)
+	httpSrv.ConnContext = hls.ConnContext
 	var lane *http1.Lane
 	if cfg.HTTPLane == nil || *cfg.HTTPLane {
 		// HLS GETs are answered on the lane, every other connection is
@@ -411,6 +412,18 @@ func rtmpAddr(role node.Role, host, listen string) string {
 		return ""
 	}
 	return joinHostPort(host, listen)
+}
+
+// httpIdleTimeout closes a keep-alive connection that has waited this
+// long for its next request, as the lane does (a client that vanished
+// behind a NAT would otherwise hold it for good).
+const httpIdleTimeout = 2 * time.Minute
+
+// newHTTPServer is the node's net/http server of handler, for the HTTP
+// connections the lane hands over and for HTTPS: a request head must
+// arrive within 10 s, an idle connection closes after idle.
+func newHTTPServer(handler http.Handler, idle time.Duration) *http.Server {
+	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idle}
 }
 
 // closeListener closes ln, if any, on a failed start.
