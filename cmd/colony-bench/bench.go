@@ -71,6 +71,7 @@ func (b *bench) publisherFailed() error {
 // run measures one step.
 func (b *bench) run(ctx context.Context, st step) (result, error) {
 	res := result{Label: b.label, Mode: st.Mode}
+	res.ViewerGRO = b.rtc.gro && (st.Mode == modeWHEP || st.Mode == modeWS)
 	u, err := b.targets.playURL(st.Mode)
 	if err != nil {
 		return res, err

@@ -42,6 +42,7 @@ func targetFlags() []cli.Flag {
 		&cli.IntFlag{Name: "server-pid", Usage: "report CPU and peak RSS of this `PID` and its descendants"},
 		&cli.StringFlag{Name: "clip", Value: "testdata/clip-720p30.mp4", Usage: "MP4 `FILE` (H.264, optional AAC) to publish"},
 		&cli.StringFlag{Name: "label", Usage: "name of the target in the results (e.g. colony, nginx)"},
+		&cli.BoolFlag{Name: "viewer-gro", Usage: "WebRTC viewers' sockets take UDP GRO (Linux): a server's GSO batch reaches a viewer as one read, which it splits. On loopback the sender's system call does the receiving too, so this keeps most of the viewers' receive work off the server's CPU figure"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON line per run on stdout (the table then goes to stderr)"},
 		&cli.BoolFlag{Name: "verbose", Usage: "log progress"},
 	}
@@ -108,7 +109,7 @@ func runSteps(c *cli.Context, stdout, stderr io.Writer, steps []step) error {
 		return err
 	}
 	var err error
-	if b.rtc, err = newRTCShared(); err != nil {
+	if b.rtc, err = newRTCShared(c.Bool("viewer-gro")); err != nil {
 		return err
 	}
 	for _, st := range steps {

@@ -39,12 +39,16 @@ func writeTable(w io.Writer, rs []result) error {
 			}
 			return fmt.Sprintf("%.0f", v)
 		}
+		mode := r.Mode
+		if r.ViewerGRO {
+			mode += "+gro"
+		}
 		afterConn := "-"
 		if r.TTFFConn.N > 0 {
 			afterConn = fmt.Sprintf("%.0f", r.TTFFConn.P50)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
-			r.Label, r.Mode, r.Viewers, r.Connected, r.Active, r.Failed, r.RxMbps, r.FPSPerVwr, r.LossPct,
+			r.Label, mode, r.Viewers, r.Connected, r.Active, r.Failed, r.RxMbps, r.FPSPerVwr, r.LossPct,
 			r.Stalls, r.Rebuffers, r.TTFF.P50, r.TTFF.P95, afterConn, lat(r.Latency.P50), lat(r.Latency.P95),
 			lat(r.Latency.Max), lat(r.RecvLat.P50), lat(r.RecvLat.P95), srvCores, srvMain, srvMB, r.Generator.Cores)
 	}

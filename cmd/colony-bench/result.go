@@ -33,10 +33,11 @@ type result struct {
 	Label     string  `json:"label,omitempty"`
 	Mode      string  `json:"mode"`
 	URL       string  `json:"url"`
-	Viewers   int     `json:"viewers"`   // started
-	Connected int     `json:"connected"` // got a first decodable frame
-	Active    int     `json:"active"`    // showed a frame in the last second of the window
-	Failed    int     `json:"failed"`    // ended with an error
+	Viewers   int     `json:"viewers"`              // started
+	ViewerGRO bool    `json:"viewer_gro,omitempty"` // WebRTC viewers' sockets took UDP GRO (--viewer-gro)
+	Connected int     `json:"connected"`            // got a first decodable frame
+	Active    int     `json:"active"`               // showed a frame in the last second of the window
+	Failed    int     `json:"failed"`               // ended with an error
 	WindowS   float64 `json:"window_s"`
 
 	Bytes     int64   `json:"bytes"`   // all viewers, inside the window

@@ -51,9 +51,10 @@ var browserH264 = []struct {
 type rtcShared struct {
 	cert webrtc.Certificate
 	net  *stdnet.Net
+	gro  bool // viewers' sockets take UDP GRO (--viewer-gro)
 }
 
-func newRTCShared() (*rtcShared, error) {
+func newRTCShared(gro bool) (*rtcShared, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("viewers' DTLS key: %w", err)
@@ -66,7 +67,7 @@ func newRTCShared() (*rtcShared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list network interfaces: %w", err)
 	}
-	return &rtcShared{cert: *cert, net: n}, nil
+	return &rtcShared{cert: *cert, net: n, gro: gro}, nil
 }
 
 // newRTCPeerConnection returns a viewer's PeerConnection and the log its
@@ -74,7 +75,7 @@ func newRTCShared() (*rtcShared, error) {
 // receive timestamps).
 func newRTCPeerConnection(sh *rtcShared) (*webrtc.PeerConnection, *arrivalLog, error) {
 	arrivals := &arrivalLog{}
-	api, err := newRTCAPI(newStampNet(sh.net, arrivals))
+	api, err := newRTCAPI(newStampNet(sh.net, arrivals, sh.gro))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,7 +14,7 @@ import (
 // The generator's WebRTC viewers share one DTLS certificate: their offers
 // carry one fingerprint.
 func TestViewersShareCertificate(t *testing.T) {
-	sh, err := newRTCShared()
+	sh, err := newRTCShared(false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func fingerprint(d webrtc.SessionDescription) string {
 // report then tells shed viewers from failed handshakes.
 func TestViewerClosedByServer(t *testing.T) {
 	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 0)
-	sh, err := newRTCShared()
+	sh, err := newRTCShared(false)
 	if err != nil {
 		t.Fatal(err)
 	}

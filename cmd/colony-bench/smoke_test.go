@@ -60,7 +60,8 @@ func checkResult(t *testing.T, r result) {
 
 // One viewer of each kind gets media and a latency figure from an
 // in-process server fed by the harness's own stamping pacer; the results
-// come out as JSON lines and a table.
+// come out as JSON lines and a table. The WebRTC viewers' sockets take UDP
+// GRO (--viewer-gro), which their results and rows say.
 func TestSmokeMatrix(t *testing.T) {
 	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 100)
 	stdout, stderr, err := runCLI(t, "matrix",
@@ -68,7 +69,7 @@ func TestSmokeMatrix(t *testing.T) {
 		"--ws", strings.Replace(target.url, "http://", "ws://", 1)+"/ws", "--stream", "stream1",
 		"--hls-ref", target.url+"/hls/index.m3u8",
 		"--runs", "hls:1,llhls:1,whep:1,ws:1", "--duration", "2s", "--warmup", "1500ms", "--pause", "0s",
-		"--server-pid", fmt.Sprint(os.Getpid()), "--label", "fake", "--json")
+		"--server-pid", fmt.Sprint(os.Getpid()), "--label", "fake", "--viewer-gro", "--json")
 	if err != nil {
 		t.Fatalf("matrix: %v\n%s", err, stderr)
 	}
@@ -80,11 +81,15 @@ func TestSmokeMatrix(t *testing.T) {
 		if rs[i].Mode != mode || rs[i].Label != "fake" {
 			t.Fatalf("result %d is %s/%s, want %s/fake", i, rs[i].Mode, rs[i].Label, mode)
 		}
+		if webrtc := mode == modeWHEP || mode == modeWS; rs[i].ViewerGRO != webrtc {
+			t.Errorf("%s: viewer_gro %v", mode, rs[i].ViewerGRO)
+		}
 		checkResult(t, rs[i])
 		checkSegmentProbe(t, rs[i], 15)
 	}
 	if !strings.Contains(stderr, "lat p50") || !strings.Contains(stderr, "arrive p50") ||
 		!strings.Contains(stderr, "at the viewer's UDP socket") || strings.Count(stderr, "fake") != 6 ||
+		!strings.Contains(stderr, "whep+gro") || !strings.Contains(stderr, "ws+gro") ||
 		strings.Count(stderr, "segments listed at the played URL") != 2 {
 		t.Errorf("table missing from stderr:\n%s", stderr)
 	}

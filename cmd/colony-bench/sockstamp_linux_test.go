@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -26,7 +27,7 @@ func TestStampConn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := newStampNet(base, log)
+	n := newStampNet(base, log, false)
 	c, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -151,14 +152,20 @@ func TestParseRxTimestamp(t *testing.T) {
 // WebRTC viewers take a frame's arrival from the socket: before pion hands
 // the frame's last packet over, never before it was sent, and for frames
 // completed by an RTX retransmission too (the fake server drops packets
-// for NACK to repair).
+// for NACK to repair); with and without --viewer-gro.
 func TestWebRTCSocketArrival(t *testing.T) {
+	for _, gro := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gro=%v", gro), func(t *testing.T) { testWebRTCSocketArrival(t, gro) })
+	}
+}
+
+func testWebRTCSocketArrival(t *testing.T, gro bool) {
 	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 40)
 	win := &window{}
 	win.begin(time.Now())
 	whep := newViewerStats(win, time.Now())
 	ws := newViewerStats(win, time.Now())
-	sh, err := newRTCShared()
+	sh, err := newRTCShared(gro)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,4 +209,138 @@ func TestWebRTCSocketArrival(t *testing.T) {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// gsoControl is the control message a sender gives sendmsg to have the
+// kernel cut its buffer into datagrams of size bytes (UDP_SEGMENT).
+func gsoControl(size uint16) []byte {
+	oob := make([]byte, syscall.CmsgSpace(2))
+	h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = solUDP, 103 // UDP_SEGMENT
+	h.SetLen(syscall.CmsgLen(2))
+	binary.NativeEndian.PutUint16(oob[syscall.CmsgLen(0):], size)
+	return oob
+}
+
+// rtpSized is an RTP packet of exactly n bytes on ssrc with sequence seq.
+func rtpSized(ssrc uint32, seq uint16, n int) []byte {
+	b := make([]byte, n)
+	b[0], b[1] = 0x80, 102
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[8:], ssrc)
+	for i := 12; i < n; i++ {
+		b[i] = byte(seq) + byte(i)
+	}
+	return b
+}
+
+// With --viewer-gro a viewer's socket takes a sender's GSO batch in one
+// read (the kernel does coalesce it: the raw socket shows it) and hands
+// ICE its datagrams one by one, each with its source, each RTP packet
+// noted at the batch's receive time; a single datagram still comes as it
+// is, and a buffer shorter than a datagram gets its head, as a socket
+// would give it.
+func TestStampConnGRO(t *testing.T) {
+	log := &arrivalLog{}
+	base, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newStampNet(base, log, true).ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, ok := c.(*stampConn)
+	if !ok || sc.gro == nil {
+		t.Fatalf("ListenUDP returned %T (GRO %v): want a stampConn with UDP_GRO", c, ok && sc.gro != nil)
+	}
+	from, err := net.DialUDP("udp4", nil, c.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer from.Close()
+	src := from.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	const seg = 1200
+	batch := func(first uint16, sizes ...int) (all []byte, dgrams [][]byte) {
+		for i, n := range sizes {
+			d := rtpSized(0xfeed, first+uint16(i), n)
+			dgrams = append(dgrams, d)
+			all = append(all, d...)
+		}
+		return all, dgrams
+	}
+	send := func(all []byte, gso bool) {
+		t.Helper()
+		var oob []byte
+		if gso {
+			oob = gsoControl(seg)
+		}
+		if _, _, err := from.WriteMsgUDP(all, oob, nil); err != nil {
+			t.Fatalf("send %d bytes (GSO %v): %v", len(all), gso, err)
+		}
+	}
+	_ = sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+
+	t.Run("kernel coalesces", func(t *testing.T) {
+		all, _ := batch(1, seg, seg, seg, 300)
+		send(all, true)
+		buf := make([]byte, groBufSize)
+		oob := make([]byte, oobSize)
+		n, oobn, _, _, err := sc.UDPConn.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctl := parseControl(oob[:oobn])
+		if n != len(all) || ctl.gsoSize != seg || !ctl.rxOK {
+			t.Fatalf("one read of %d bytes, segment size %d, timestamp %v; want %d, %d, true",
+				n, ctl.gsoSize, ctl.rxOK, len(all), seg)
+		}
+	})
+
+	t.Run("split", func(t *testing.T) {
+		before := time.Now()
+		all, want := batch(100, seg, seg, seg, seg, 77)
+		send(all, true)
+		single := rtpSized(0xfeed, 200, 500)
+		send(single, false)
+		short, shortWant := batch(300, seg, 900)
+		send(short, true)
+		want = append(want, single)
+		want = append(want, shortWant...)
+		buf := make([]byte, 1500)
+		for i, w := range want {
+			b := buf
+			if i == len(want)-1 {
+				b = buf[:100] // the last one is cut to the buffer
+				w = w[:100]
+			}
+			n, addr, err := sc.ReadFromAddrPort(b)
+			if err != nil {
+				t.Fatalf("datagram %d: %v", i, err)
+			}
+			if !bytes.Equal(b[:n], w) || addr != src {
+				t.Fatalf("datagram %d: %d bytes from %v, want %d (seq %d) from %v",
+					i, n, addr, len(w), binary.BigEndian.Uint16(w[2:]), src)
+			}
+		}
+		after := time.Now()
+		var batchAt int64
+		for _, seq := range []uint16{100, 101, 102, 103, 104, 200, 300, 301} {
+			ns, ok := log.lookup(0xfeed, seq)
+			if !ok {
+				t.Fatalf("seq %d not noted", seq)
+			}
+			if at := time.Unix(0, ns); at.Before(before) || at.After(after) {
+				t.Fatalf("seq %d noted at %v, not between %v and %v", seq, at, before, after)
+			}
+			if seq >= 100 && seq <= 104 {
+				if batchAt != 0 && ns != batchAt {
+					t.Fatalf("seq %d at %d, the batch's others at %d", seq, ns, batchAt)
+				}
+				batchAt = ns
+			}
+		}
+	})
 }

@@ -26,7 +26,9 @@
 # RUNS_NGINX, DURATION, WARMUP (override the profile), COLONY_ARGS (more
 # arguments for the standalone Colony, e.g. "--config FILE", or
 # "--udp-mux-port 0" for a WebRTC port per session), COLONY_UDP_PORT (its
-# WebRTC UDP port, default 19555). nginx is skipped with RUNS_NGINX=none,
+# WebRTC UDP port, default 19555), VIEWER_GRO=1 (the WebRTC viewers'
+# sockets take UDP GRO: on loopback most of their receive work then stays
+# off the server's CPU figure; see BENCHMARKS.md). nginx is skipped with RUNS_NGINX=none,
 # and with a warning if nginx or libnginx-mod-rtmp is not installed.
 set -euo pipefail
 
@@ -90,6 +92,7 @@ cleanup() {
 trap cleanup EXIT
 
 common=(--duration "$duration" --warmup "$warmup" --pause 1s --clip "$root/testdata/clip-720p30.mp4" --json)
+[ -z "${VIEWER_GRO:-}" ] || common+=(--viewer-gro)
 status=0
 
 wait_live() {
