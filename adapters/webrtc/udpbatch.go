@@ -39,6 +39,7 @@ type batchConn struct {
 	v4     bool           // an IPv4 socket
 	local  netip.AddrPort // the address it is bound to
 	sender batchSender
+	reader datagramReader // nil: the socket's own ReadFromUDPAddrPort
 
 	mu     sync.Mutex
 	fill   *datagrams // what writers append to
@@ -134,6 +135,7 @@ func newBatchConnWith(conn *net.UDPConn, sender batchSender, gso bool) *batchCon
 	if c.sender == nil {
 		c.sender = newBatchSender(c, gso)
 	}
+	c.reader = newDatagramReader(c.UDPConn)
 	go c.run()
 	return c
 }
@@ -209,8 +211,17 @@ func (c *batchConn) unlock() {
 	}
 }
 
+// datagramReader reads one datagram from the socket; the platform's is in
+// udpbatch_*.go.
+type datagramReader interface {
+	read(b []byte) (int, netip.AddrPort, error)
+}
+
 // ReadFromAddrPort reads one datagram (pion's allocation-free path).
 func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	if c.reader != nil {
+		return c.reader.read(b)
+	}
 	return c.ReadFromUDPAddrPort(b)
 }
 
