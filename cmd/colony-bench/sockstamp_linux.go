@@ -127,19 +127,18 @@ func (c *stampConn) readGRO(b []byte) (int, netip.AddrPort, error) {
 	g := c.gro
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.rest) == 0 {
+	for len(g.rest) == 0 {
 		var oob [oobSize]byte
 		n, oobn, flags, addr, err := c.UDPConn.ReadMsgUDPAddrPort(g.buf, oob[:])
 		if err != nil {
 			return 0, addr, err
 		}
-		g.rest, g.seg, g.from = g.buf[:n], n, addr
 		if flags&syscall.MSG_CTRUNC != 0 {
 			// Without the segment size the datagrams cannot be told
-			// apart: drop them, as a full socket would.
-			g.rest = nil
-			return 0, addr, nil
+			// apart: drop them, as a full socket would, and read on.
+			continue
 		}
+		g.rest, g.seg, g.from = g.buf[:n], n, addr
 		ctl := parseControl(oob[:oobn])
 		if ctl.gsoSize > 0 && ctl.gsoSize < n {
 			g.seg = ctl.gsoSize
