@@ -3,6 +3,7 @@ package ffmpeg
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -12,7 +13,10 @@ import (
 
 // tsSample is a small MPEG-TS as ffmpeg would write a rendition: an H.264
 // keyframe (with SPS/PPS), a delta frame and two AAC frames.
-func tsSample(t testing.TB) []byte {
+func tsSample(t testing.TB) []byte { return tsSampleSized(t, 4) }
+
+// tsSampleSized is tsSample with a keyframe of about keyBytes bytes.
+func tsSampleSized(t testing.TB, keyBytes int) []byte {
 	t.Helper()
 	sps := []byte{0x67, 0x64, 0x00, 0x1e, 0xac, 0xd9, 0x40, 0xa0, 0x2f, 0xf9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x0f, 0x16, 0x2d, 0x96}
 	pps := []byte{0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0}
@@ -33,7 +37,7 @@ func tsSample(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	units := []*transcoderv1.Unit{
-		{Track: 0, Key: true, Data: codec.JoinAVCC([][]byte{{0x65, 0x88, 0x84, 0x00}})},
+		{Track: 0, Key: true, Data: codec.JoinAVCC([][]byte{append([]byte{0x65, 0x88, 0x84}, bytes.Repeat([]byte{0x5a}, keyBytes-3)...)})},
 		{Track: 1, Pts: int64(10 * time.Millisecond), Dts: int64(10 * time.Millisecond), Key: true, Data: []byte{0x21, 0x10, 0x04}},
 		{Track: 0, Pts: int64(33 * time.Millisecond), Dts: int64(33 * time.Millisecond), Data: codec.JoinAVCC([][]byte{{0x41, 0x9a, 0x02}})},
 		{Track: 1, Pts: int64(31 * time.Millisecond), Dts: int64(31 * time.Millisecond), Key: true, Data: []byte{0x21, 0x10, 0x05}},
@@ -82,6 +86,50 @@ func TestOutputTurnsTSIntoUnits(t *testing.T) {
 	if err != nil || codec.NALUType(nalus[0]) != codec.NALUSPS || !codec.ContainsIDR(nalus) {
 		t.Fatalf("keyframe NAL units %v (%v): want SPS, PPS, IDR and no AUD", nalus, err)
 	}
+}
+
+// chunkReader hands out b at most chunk bytes a call, as a pipe hands out
+// what ffmpeg wrote, and counts the calls.
+type chunkReader struct {
+	b     []byte
+	chunk int
+	calls int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	r.calls++
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[:min(len(r.b), r.chunk)])
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// The output reads its pipe in whatever pieces ffmpeg wrote, not a
+// system call per 188-byte packet, and still emits every unit.
+func TestOutputReadsBuffered(t *testing.T) {
+	ts := tsSampleSized(t, 40<<10) // a 40 KB keyframe: some 220 packets
+	want, err := readOutput(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chunk = 64 * 188
+	r := &chunkReader{b: ts, chunk: chunk}
+	clk := &clock{}
+	clk.in(0)
+	var got int
+	o := &output{clock: clk, emit: func(*transcoderv1.TranscodeResponse) error { got++; return nil }}
+	if err := o.read(r); err != nil {
+		t.Fatal(err)
+	}
+	if got != len(want) {
+		t.Fatalf("%d responses, want %d", got, len(want))
+	}
+	if most := (len(ts)+chunk-1)/chunk + 2; r.calls > most {
+		t.Fatalf("%d reads for %d bytes in pieces of %d: want at most %d", r.calls, len(ts), chunk, most)
+	}
+	t.Logf("%d packets, %d reads", len(ts)/188, r.calls)
 }
 
 func FuzzOutputRead(f *testing.F) {
