@@ -16,8 +16,9 @@ import (
 // keeps the *segmentMemory beside the slice and keeps it alive
 // (runtime.KeepAlive) until it has used them.
 type segmentMemory struct {
-	b  []byte
-	fd int // the memory file b maps (Linux), or -1 (never 0, stdin)
+	b      []byte
+	fd     int  // the memory file b maps (Linux), or -1 (never 0, stdin)
+	mapped bool // b is a mapping (not the Go heap), counted in segmentBytes
 
 	// Files reopened from fd for sendfile, each with its own position,
 	// kept for the next responses (at most maxIdleFiles); unreachable
@@ -34,6 +35,17 @@ type segmentMemory struct {
 type memoryFiles struct {
 	open atomic.Int64
 	max  int64
+	// bytes counts the mapped segment memory (of memory files and
+	// anonymous alike); nil outside a server.
+	bytes *segmentBytes
+}
+
+// counted returns f's byte counts (nil when f is).
+func (f *memoryFiles) counted() *segmentBytes {
+	if f == nil {
+		return nil
+	}
+	return f.bytes
 }
 
 // maxMemoryFiles is the bound a server uses: some 250 streams' windows,

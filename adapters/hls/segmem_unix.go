@@ -39,13 +39,15 @@ func newSegmentMemory(n int, files *memoryFiles) *segmentMemory {
 			return &segmentMemory{b: make([]byte, n), fd: -1}
 		}
 	}
-	m := &segmentMemory{b: b[:n:n], fd: fd}
+	m := &segmentMemory{b: b[:n:n], fd: fd, mapped: true}
+	files.counted().addMapped(n)
 	runtime.AddCleanup(m, func(r segmentMapping) {
 		_ = syscall.Munmap(r.b)
 		if r.fd >= 0 {
 			_ = syscall.Close(r.fd)
 			r.files.release()
 		}
+		r.files.counted().addMapped(-len(r.b))
 	}, segmentMapping{b, fd, files})
 	return m
 }

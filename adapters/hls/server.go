@@ -33,7 +33,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the server starts
 
-	memFiles    *memoryFiles // the bound on its segments' memory files
+	memFiles    *memoryFiles // the bound on its segments' memory files, and their byte counts
 	allowOrigin []string     // cfg.AllowOrigin, as a header value
 	corsExpose  []string     // the Access-Control-Expose-Headers value
 
@@ -51,6 +51,9 @@ type Server struct {
 type Stats struct {
 	Requests uint64 // HTTP requests received
 	BytesOut uint64 // response body bytes written
+	// Segment memory outside the Go heap: mapped in all, and of it what
+	// has left every window (released once no reader holds it).
+	SegmentBytes, ExpiredBytes int64
 }
 
 // New returns a Server. play answers viewers of streams this server does
@@ -75,7 +78,7 @@ func New(cfg Config, play ports.Playback) (*Server, error) {
 		play:     play,
 		log:      cfg.Logger.With("proto", "hls"),
 		now:      time.Now,
-		memFiles: &memoryFiles{max: maxMemoryFiles},
+		memFiles: &memoryFiles{max: maxMemoryFiles, bytes: &segmentBytes{}},
 		// Header values shared by every response (net/http only reads
 		// them; Header.Add would append to a copy).
 		allowOrigin: []string{cfg.AllowOrigin},
@@ -212,7 +215,9 @@ func (s *Server) Viewers(key stream.Key) int {
 
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
-	return Stats{Requests: s.requests.Load(), BytesOut: s.bytesOut.Load()}
+	b := s.memFiles.counted()
+	return Stats{Requests: s.requests.Load(), BytesOut: s.bytesOut.Load(),
+		SegmentBytes: b.mapped.Load(), ExpiredBytes: b.expired()}
 }
 
 // Run serves until ctx is done, then closes the server.

@@ -36,6 +36,7 @@ type memFile struct {
 	parts     []*memPart
 	mem       *segmentMemory // set by Finalize
 	finalized bool
+	removed   bool
 	files     *memoryFiles
 }
 
@@ -70,9 +71,25 @@ func (f *memFile) Finalize() {
 		off += len(b)
 	}
 	f.mem = mem
+	if mem.mapped {
+		f.files.counted().enter(n)
+	}
 }
 
-func (f *memFile) Remove() {} // the garbage collector frees it once no reader holds it
+// Remove is called when the segment leaves the muxer's window (or the
+// muxer ends). Its memory is released once no reader holds it (the
+// garbage collector); until then it counts as expired.
+func (f *memFile) Remove() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.removed {
+		return
+	}
+	f.removed = true
+	if f.mem != nil && f.mem.mapped {
+		f.files.counted().leave(len(f.mem.b))
+	}
+}
 
 func (f *memFile) Reader() (io.ReadCloser, error) {
 	f.mu.Lock()

@@ -97,6 +97,8 @@ func registerMetrics(reg *metrics.Registry, eng *engine.Engine, h *hls.Server, w
 	reg.Gauge("stream_dropped_units", "Units dropped for slow readers of the streams live now.", func() float64 { return sum().dropped })
 	reg.Counter("hls_requests_total", "HLS HTTP requests.", func() float64 { return float64(h.Stats().Requests) })
 	reg.Counter("hls_bytes_out_total", "HLS response bytes.", func() float64 { return float64(h.Stats().BytesOut) })
+	reg.Gauge("hls_segment_memory_bytes", "HLS segment memory mapped outside the Go heap.", func() float64 { return float64(h.Stats().SegmentBytes) })
+	reg.Gauge("hls_segment_memory_expired_bytes", "Of it, segments that left every window, released once no reader holds them.", func() float64 { return float64(h.Stats().ExpiredBytes) })
 	reg.Gauge("webrtc_viewers", "WebRTC viewers.", func() float64 { return float64(w.Stats().Viewers) })
 	reg.Gauge("webrtc_send_lag_seconds", "How late WebRTC viewers' video frames leave (90th percentile over viewers, last second).", func() float64 { return w.Stats().SendLag.Seconds() })
 	reg.Counter("webrtc_viewers_refused_cpu_total", "WebRTC viewers refused over webrtc.cpu_limit.", func() float64 { return float64(w.Stats().RefusedByCPU) })
