@@ -1,6 +1,9 @@
 package hls
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -49,4 +52,49 @@ func TestSegmentBytes(t *testing.T) {
 		t.Fatalf("after collection: mapped %d, expired %d; want %d, 0", m, e, 2*size)
 	}
 	runtime.KeepAlive(kept)
+}
+
+// A segment that left the window is released once its own readers are
+// done even while gohlslib still references the file and its parts (it
+// keeps its segment objects for some seconds): Remove lets go of the
+// memory. A reader opened before reads it whole; reads after are refused.
+func TestRemovedSegmentReleased(t *testing.T) {
+	b := &segmentBytes{}
+	files := &memoryFiles{max: 64, bytes: b}
+	const size = 256 << 10
+	f, _ := memStorage{files: files}.NewFile("seg")
+	mf := f.(*memFile)
+	want := bytes.Repeat([]byte{0x5a}, size)
+	part := mf.NewPart()
+	_, _ = part.Writer().Write(want)
+	mf.Finalize()
+	if !mf.mem.mapped {
+		t.Skip("segment memory is on the Go heap on this platform")
+	}
+	open, err := mf.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf.Remove()
+	if _, err := mf.Reader(); !errors.Is(err, errRemoved) {
+		t.Fatalf("segment read after Remove: %v, want errRemoved", err)
+	}
+	if _, err := part.Reader(); !errors.Is(err, errRemoved) {
+		t.Fatalf("part read after Remove: %v, want errRemoved", err)
+	}
+	var got bytes.Buffer
+	if _, err := io.Copy(&got, open); err != nil || !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("the reader opened before Remove read %d bytes (%v), want %d", got.Len(), err, size)
+	}
+	open = nil
+	deadline := time.Now().Add(5 * time.Second)
+	for b.mapped.Load() != 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m := b.mapped.Load(); m != 0 {
+		t.Fatalf("%d bytes still mapped while only the removed file and part are referenced", m)
+	}
+	runtime.KeepAlive(mf)
+	runtime.KeepAlive(part)
 }

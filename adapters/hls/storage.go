@@ -14,6 +14,11 @@ import (
 // (gohlslib lists only ended segments, so a request never sees it).
 var errNotFinalized = errors.New("segment not finalized")
 
+// errRemoved is answered for a segment or part read after it left the
+// window (a request that found it just before; the file cache serves the
+// players).
+var errRemoved = errors.New("segment removed")
+
 // memStorage is the muxer's storage for segments and parts when they are
 // kept in RAM (gohlslib's StorageFactory). gohlslib's own RAM storage
 // keeps every part in a buffer grown by doubling, up to twice the media,
@@ -53,19 +58,19 @@ func (f *memFile) NewPart() storage.Part {
 func (f *memFile) Finalize() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.finalized {
+	if f.finalized || f.removed {
 		return
 	}
 	f.finalized = true
 	n := 0
 	for _, p := range f.parts {
-		b, _ := p.bytes()
+		b, _, _ := p.bytes()
 		n += len(b)
 	}
 	mem := newSegmentMemory(n, f.files)
 	off := 0
 	for _, p := range f.parts {
-		b, _ := p.bytes()
+		b, _, _ := p.bytes()
 		copy(mem.b[off:], b)
 		p.settle(mem.b[off:off+len(b):off+len(b)], mem)
 		off += len(b)
@@ -77,8 +82,12 @@ func (f *memFile) Finalize() {
 }
 
 // Remove is called when the segment leaves the muxer's window (or the
-// muxer ends). Its memory is released once no reader holds it (the
-// garbage collector); until then it counts as expired.
+// muxer ends). The file and its parts let go of the segment's memory at
+// once: gohlslib keeps its segment objects referenced for some seconds
+// after (about 4 s, measured), which kept every stream's last four
+// segments mapped. The memory is released once no reader holds it (the
+// file cache's entries, responses being written; the garbage collector
+// finds it), and counts as expired until then.
 func (f *memFile) Remove() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -89,11 +98,18 @@ func (f *memFile) Remove() {
 	if f.mem != nil && f.mem.mapped {
 		f.files.counted().leave(len(f.mem.b))
 	}
+	f.mem = nil
+	for _, p := range f.parts {
+		p.remove()
+	}
 }
 
 func (f *memFile) Reader() (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.removed {
+		return nil, errRemoved
+	}
 	if !f.finalized {
 		return nil, errNotFinalized
 	}
@@ -116,26 +132,42 @@ type memPart struct {
 	buf     seekablebuffer.Buffer
 	settled []byte         // the part's bytes inside its segment, once joined
 	mem     *segmentMemory // ... which keeps them mapped
+	removed bool           // its segment left the window: nothing to read
 }
 
 func (p *memPart) Writer() io.WriteSeeker { return &p.buf }
 
 func (p *memPart) Reader() (io.ReadCloser, error) {
-	b, mem := p.bytes()
+	b, mem, ok := p.bytes()
+	if !ok {
+		return nil, errRemoved
+	}
 	return &sharedReader{b: b, mem: mem}, nil
+}
+
+// remove lets go of the part's bytes (its segment left the window).
+func (p *memPart) remove() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removed, p.settled, p.mem = true, nil, nil
+	p.buf = seekablebuffer.Buffer{}
 }
 
 // bytes returns the part's bytes, capped at their length so that no
 // holder can append into the rest of the buffer, and the segment memory
-// they lie in (nil before the join: they are on the heap).
-func (p *memPart) bytes() ([]byte, *segmentMemory) {
+// they lie in (nil before the join: they are on the heap); false once the
+// part was removed.
+func (p *memPart) bytes() ([]byte, *segmentMemory, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.removed {
+		return nil, nil, false
+	}
 	if p.settled != nil {
-		return p.settled, p.mem
+		return p.settled, p.mem, true
 	}
 	b := p.buf.Bytes()
-	return b[:len(b):len(b)], nil
+	return b[:len(b):len(b)], nil, true
 }
 
 // settle points the part at its bytes inside the joined segment and

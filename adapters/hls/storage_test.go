@@ -53,7 +53,7 @@ func TestMemStorageHoldsSegmentsOnce(t *testing.T) {
 		t.Fatalf("Reader before Finalize: %v, want errNotFinalized", err)
 	}
 	parts := f.(*memFile).parts
-	before, mem := parts[1].bytes()
+	before, mem, _ := parts[1].bytes()
 	if mem != nil {
 		t.Fatal("a part not yet joined claims segment memory")
 	}
