@@ -59,6 +59,11 @@ func TestStandaloneRTMPToHLS(t *testing.T) {
 	if lane, handed := metric(t, n, "colony_http_lane_requests_total"), metric(t, n, "colony_http_lane_handoffs_total"); lane < 10 || handed < 1 {
 		t.Fatalf("lane answered %v requests and handed over %v connections; want players on the lane, REST handed over", lane, handed)
 	}
+	// The segments' memory outside the Go heap is counted: at least the
+	// segments the players just fetched are mapped.
+	if mapped, expired := metric(t, n, "colony_hls_segment_memory_bytes"), metric(t, n, "colony_hls_segment_memory_expired_bytes"); mapped < 100_000 || expired < 0 || expired > mapped {
+		t.Fatalf("segment memory: %v bytes mapped, %v expired", mapped, expired)
+	}
 
 	// The REST list shows it broadcasting with its size, then finished.
 	var list []struct {
