@@ -36,6 +36,7 @@ type procSnapshot struct {
 	main  uint64 // utime+stime of the main process alone
 	rss   uint64 // VmRSS summed over the tree, bytes
 	hwm   uint64 // VmHWM of the main process, bytes
+	nice  int    // the main process's nice value
 }
 
 func (p procTree) snapshot() (procSnapshot, error) {
@@ -60,7 +61,7 @@ func (p procTree) snapshot() (procSnapshot, error) {
 		rss, hwm := readStatusMem(filepath.Join(dir, "status"))
 		snap.rss += rss
 		if i == 0 {
-			snap.hwm, snap.main = hwm, st.own
+			snap.hwm, snap.main, snap.nice = hwm, st.own, st.nice
 		}
 	}
 	return snap, nil
@@ -101,6 +102,7 @@ type procStat struct {
 	ppid   int
 	own    uint64 // utime+stime, clock ticks
 	reaped uint64 // cutime+cstime: children that ended and were waited for
+	nice   int    // -20 (most favoured) to 19; 0 where the line stops short of it
 }
 
 // readStat reads a /proc/PID/stat file.
@@ -124,7 +126,7 @@ func parseStat(b []byte) (procStat, error) {
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state): ppid is field 4, utime 14, stime 15,
-	// cutime 16, cstime 17.
+	// cutime 16, cstime 17, nice 19.
 	if len(f) < 15 {
 		return procStat{}, fmt.Errorf("stat: %d fields after the name, want 15 or more", len(f))
 	}
@@ -140,7 +142,13 @@ func parseStat(b []byte) (procStat, error) {
 		}
 		t[k] = uint64(max(v, 0))
 	}
-	return procStat{ppid: ppid, own: t[0] + t[1], reaped: t[2] + t[3]}, nil
+	st := procStat{ppid: ppid, own: t[0] + t[1], reaped: t[2] + t[3]}
+	if len(f) > 16 {
+		if st.nice, err = strconv.Atoi(f[16]); err != nil {
+			return procStat{}, fmt.Errorf("stat nice: %w", err)
+		}
+	}
+	return st, nil
 }
 
 // readStatusMem returns VmRSS and VmHWM of a /proc/PID/status file, bytes.
@@ -178,6 +186,9 @@ type procUsage struct {
 	CPUSeconds float64 `json:"cpu_seconds"` // over the window
 	PeakRSS    uint64  `json:"peak_rss"`    // highest sampled tree RSS, bytes
 	HWM        uint64  `json:"vm_hwm"`      // VmHWM of the main process at the end, bytes
+	// Nice is the main process's nice value at the end: matrix.sh's
+	// BENCH_NICE runs the generator below the server's priority.
+	Nice int `json:"nice,omitempty"`
 }
 
 // procMonitor samples a process tree's RSS periodically between start and
@@ -237,7 +248,7 @@ func (m *procMonitor) Usage() (procUsage, error) {
 	// Guarded all the same: a child reaped by nobody we see (re-parented
 	// to init) takes its time out of the tree.
 	cpu := float64(m.last.ticks-min(m.first.ticks, m.last.ticks)) / clockTicks
-	u := procUsage{CPUSeconds: cpu, PeakRSS: m.peak, HWM: m.last.hwm}
+	u := procUsage{CPUSeconds: cpu, PeakRSS: m.peak, HWM: m.last.hwm, Nice: m.last.nice}
 	if wall > 0 {
 		u.Cores = float64(int64(cpu/wall*1000+0.5)) / 1000
 		mainCPU := float64(m.last.main-min(m.first.main, m.last.main)) / clockTicks

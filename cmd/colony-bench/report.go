@@ -43,6 +43,9 @@ func writeTable(w io.Writer, rs []result) error {
 		if r.ViewerGRO {
 			mode += "+gro"
 		}
+		if r.Generator.Nice != 0 {
+			mode += fmt.Sprintf("+nice%d", r.Generator.Nice)
+		}
 		afterConn := "-"
 		if r.TTFFConn.N > 0 {
 			afterConn = fmt.Sprintf("%.0f", r.TTFFConn.P50)

@@ -28,7 +28,10 @@
 # "--udp-mux-port 0" for a WebRTC port per session), COLONY_UDP_PORT (its
 # WebRTC UDP port, default 19555), VIEWER_GRO=1 (the WebRTC viewers'
 # sockets take UDP GRO: on loopback most of their receive work then stays
-# off the server's CPU figure; see BENCHMARKS.md). nginx is skipped with RUNS_NGINX=none,
+# off the server's CPU figure; see BENCHMARKS.md), BENCH_NICE=N (run the
+# generator at nice N, below the server it measures, which then waits less
+# for the cores they share; its rows say "+niceN"; see BENCHMARKS.md).
+# nginx is skipped with RUNS_NGINX=none,
 # and with a warning if nginx or libnginx-mod-rtmp is not installed.
 set -euo pipefail
 
@@ -69,6 +72,9 @@ if [ -z "${BENCH_BIN:-}" ]; then
 else
 	bench_bin=$BENCH_BIN
 fi
+# bench runs the generator (at BENCH_NICE's priority when set).
+bench=("$bench_bin")
+[ -z "${BENCH_NICE:-}" ] || bench=(nice -n "$BENCH_NICE" "$bench_bin")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/colony-bench-run.XXXXXX")
 colony_pid=
@@ -124,7 +130,7 @@ if [ "$profile" = edge ]; then
 	wait_live 127.0.0.2:5080
 	wait_live 127.0.0.3:5080
 	echo "== colony edge (pid $colony_pid, origin 127.0.0.2): $runs_colony" >&2
-	"$bench_bin" matrix --label colony-edge --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" \
+	"${bench[@]}" matrix --label colony-edge --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" \
 		--rtmp "rtmp://127.0.0.2:1935/LiveApp/bench" \
 		--hls "http://127.0.0.3:5080/LiveApp/streams/bench.m3u8" \
 		--hls-ref "http://127.0.0.2:5080/LiveApp/streams/bench.m3u8" \
@@ -144,7 +150,7 @@ c_http=${COLONY_HTTP_PORT:-19080}
 colony_pid=$!
 wait_live "127.0.0.1:$c_http"
 echo "== colony (pid $colony_pid): $runs_colony" >&2
-"$bench_bin" matrix --label colony --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" \
+"${bench[@]}" matrix --label colony --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" \
 	--rtmp "rtmp://127.0.0.1:$c_rtmp/LiveApp/bench" \
 	--hls "http://127.0.0.1:$c_http/LiveApp/streams/bench.m3u8" \
 	--whep "http://127.0.0.1:$c_http/LiveApp/whep/bench" \
@@ -162,7 +168,7 @@ elif [ -x /usr/sbin/nginx ] && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ];
 	nginx_dir=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/colony-bench-nginx.XXXXXX")
 	nginx_pid=$(bash "$root/scripts/bench/nginx-rtmp.sh" start "$nginx_dir" "$n_rtmp" "$n_http")
 	echo "== nginx-rtmp (pid $nginx_pid): $runs_nginx" >&2
-	"$bench_bin" matrix --label nginx --server-pid "$nginx_pid" --runs "$runs_nginx" "${common[@]}" \
+	"${bench[@]}" matrix --label nginx --server-pid "$nginx_pid" --runs "$runs_nginx" "${common[@]}" \
 		--rtmp "rtmp://127.0.0.1:$n_rtmp/live/bench" \
 		--hls "http://127.0.0.1:$n_http/hls/bench.m3u8" >"$out/nginx.jsonl" || status=1
 	bash "$root/scripts/bench/nginx-rtmp.sh" stop "$nginx_dir"
