@@ -15,10 +15,12 @@ const streamerWait = 5 * time.Second
 
 // netConn wraps an accepted TCP connection for go-rtmp: it applies the
 // handshake, read and write timeouts, counts bytes in, remembers the first
-// read error and tells the server when go-rtmp is done with it.
+// read error and tells the server when go-rtmp is done with it. On Linux it
+// reads with raw system calls (rawReader).
 type netConn struct {
 	net.Conn
 	srv *Server
+	raw *rawReader // nil: read through Conn
 
 	serving  atomic.Bool // the handshake is done: per-read deadlines apply
 	aborted  atomic.Bool // the server closed it (kick or shutdown)
@@ -40,7 +42,15 @@ func (c *netConn) Read(b []byte) (int, error) {
 	if c.serving.Load() {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.ReadTimeout))
 	}
-	n, err := c.Conn.Read(b)
+	var (
+		n   int
+		err error
+	)
+	if c.raw != nil {
+		n, err = c.raw.read(b)
+	} else {
+		n, err = c.Conn.Read(b)
+	}
 	c.srv.bytesIn.Add(uint64(n))
 	if err != nil && c.readErr == nil {
 		c.readErr = err

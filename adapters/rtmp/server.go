@@ -163,7 +163,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // register tracks an accepted connection until go-rtmp closes it.
 func (s *Server) register(c net.Conn) *netConn {
-	nc := &netConn{Conn: c, srv: s}
+	nc := &netConn{Conn: c, srv: s, raw: newRawReader(c)}
 	_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	s.mu.Lock()
 	defer s.mu.Unlock()
