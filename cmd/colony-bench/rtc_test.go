@@ -116,3 +116,62 @@ func TestViewerClosedByServer(t *testing.T) {
 		})
 	}
 }
+
+// A WebSocket viewer that the harness stops is not a failure even when the
+// server's close of its PeerConnection reaches it first: stopping closes
+// the WebSocket, on which the server ends the session, and on a loaded
+// machine the close_notify can be seen before the viewer looks (the short
+// matrix reported such a viewer as "connection ended after it came up").
+func TestWSViewerStoppedWhileServerCloses(t *testing.T) {
+	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 0)
+	sh, err := newRTCShared(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := &window{}
+	win.begin(time.Now())
+	stats := newViewerStats(win, time.Now())
+	closedFirst := make(chan bool, 1)
+	v := &wsViewer{url: strings.Replace(target.url, "http://", "ws://", 1) + "/ws", streamID: "stream1", stats: stats, rtc: sh,
+		afterRead: func(s *wsSession) {
+			target.closeAll() // the server ends the session as the viewer stops
+			s.mu.Lock()
+			recv := s.recv
+			s.mu.Unlock()
+			select {
+			case <-recv.failed:
+				closedFirst <- true
+			case <-time.After(30 * time.Second):
+				closedFirst <- false
+			}
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		stats.mu.Lock()
+		up := !stats.connected.IsZero()
+		stats.mu.Unlock()
+		if up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection never came up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel() // the harness stops the viewer
+	select {
+	case err := <-done:
+		if !<-closedFirst {
+			t.Fatal("the server's close did not reach the viewer: the case is not tested")
+		}
+		if err != nil {
+			t.Errorf("a viewer stopped by the harness: %v, want nil", err)
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatal("the viewer did not stop")
+	}
+}

@@ -35,14 +35,18 @@ type wsViewer struct {
 	streamID string
 	stats    *viewerStats
 	rtc      *rtcShared
+	// afterRead, if set, runs when the read loop has returned, before Run
+	// decides how the session ended (tests: the server closing the
+	// PeerConnection in between).
+	afterRead func(*wsSession)
 }
 
 // wsPing is how often the SDK pings the server.
 const wsPing = 3 * time.Second
 
 // Run plays until ctx ends, the connection fails or the server ends play.
-func (v *wsViewer) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (v *wsViewer) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	conn, err := v.dial(ctx)
 	if err != nil {
@@ -63,10 +67,20 @@ func (v *wsViewer) Run(ctx context.Context) error {
 		return err
 	}
 	err = s.readLoop(ctx, cancel)
-	if ctx.Err() != nil && !errors.Is(err, errConnFailed) && !errors.Is(err, errConnEnded) {
+	if v.afterRead != nil {
+		v.afterRead(s)
+	}
+	switch {
+	case parent.Err() != nil:
+		// Stopped by the harness. Whatever the connection did meanwhile
+		// is not a failure: the WebSocket library closes the socket when
+		// the read's context ends, the server then ends the session, and
+		// its close of the PeerConnection can be seen before this is.
 		_ = s.send(context.Background(), wsMessage{Command: "stop", StreamID: v.streamID})
 		_ = conn.Close(websocket.StatusNormalClosure, "")
 		return nil
+	case ctx.Err() != nil:
+		return s.failure() // the PeerConnection failed or was closed
 	}
 	return err
 }
@@ -121,7 +135,7 @@ func (s *wsSession) readLoop(ctx context.Context, cancel context.CancelFunc) err
 		_, b, err := s.conn.Read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return s.failure()
+				return nil // Run tells a stop from a failure
 			}
 			return fmt.Errorf("websocket read: %w", err)
 		}
