@@ -59,13 +59,7 @@ func fingerprint(d webrtc.SessionDescription) string {
 // errConnFailed, which is kept for connections that never came up: the
 // report then tells shed viewers from failed handshakes.
 func TestViewerClosedByServer(t *testing.T) {
-	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 0)
-	sh, err := newRTCShared(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	win := &window{}
-	win.begin(time.Now())
+	target, sh, win := rtcFixture(t)
 	cases := []struct {
 		mode  string
 		stats *viewerStats
@@ -86,24 +80,9 @@ func TestViewerClosedByServer(t *testing.T) {
 			// after the close outlasts those.
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			upBy := time.After(15 * time.Second)
 			done := make(chan error, 1)
 			go func() { done <- v.Run(ctx) }()
-			for {
-				tc.stats.mu.Lock()
-				up := !tc.stats.connected.IsZero()
-				tc.stats.mu.Unlock()
-				if up {
-					break
-				}
-				select {
-				case err := <-done:
-					t.Fatalf("viewer ended before its connection came up: %v", err)
-				case <-upBy:
-					t.Fatal("the connection never came up")
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
+			waitUp(t, tc.stats, done)
 			target.closeAll()
 			select {
 			case err := <-done:
@@ -123,13 +102,7 @@ func TestViewerClosedByServer(t *testing.T) {
 // machine the close_notify can be seen before the viewer looks (the short
 // matrix reported such a viewer as "connection ended after it came up").
 func TestWSViewerStoppedWhileServerCloses(t *testing.T) {
-	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 0)
-	sh, err := newRTCShared(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	win := &window{}
-	win.begin(time.Now())
+	target, sh, win := rtcFixture(t)
 	stats := newViewerStats(win, time.Now())
 	closedFirst := make(chan bool, 1)
 	v := &wsViewer{url: strings.Replace(target.url, "http://", "ws://", 1) + "/ws", streamID: "stream1", stats: stats, rtc: sh,
@@ -149,19 +122,7 @@ func TestWSViewerStoppedWhileServerCloses(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- v.Run(ctx) }()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		stats.mu.Lock()
-		up := !stats.connected.IsZero()
-		stats.mu.Unlock()
-		if up {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the connection never came up")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUp(t, stats, done)
 	cancel() // the harness stops the viewer
 	select {
 	case err := <-done:
@@ -173,5 +134,41 @@ func TestWSViewerStoppedWhileServerCloses(t *testing.T) {
 		}
 	case <-time.After(45 * time.Second):
 		t.Fatal("the viewer did not stop")
+	}
+}
+
+// rtcFixture is a fake target, what its WebRTC viewers share, and an open
+// measuring window.
+func rtcFixture(t *testing.T) (*fakeTarget, *rtcShared, *window) {
+	t.Helper()
+	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 0)
+	sh, err := newRTCShared(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := &window{}
+	win.begin(time.Now())
+	return target, sh, win
+}
+
+// waitUp waits until stats has the viewer's connection up; the viewer
+// (done: its Run's result) must not end first, and must be up within 15 s.
+func waitUp(t *testing.T, stats *viewerStats, done <-chan error) {
+	t.Helper()
+	upBy := time.After(15 * time.Second)
+	for {
+		stats.mu.Lock()
+		up := !stats.connected.IsZero()
+		stats.mu.Unlock()
+		if up {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("viewer ended before its connection came up: %v", err)
+		case <-upBy:
+			t.Fatal("the connection never came up")
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
