@@ -29,6 +29,14 @@ func (s *segmentBytes) enter(n int) {
 
 func (s *segmentBytes) leave(n int) { s.enter(-n) }
 
+// total is the memory mapped, in windows or not.
+func (s *segmentBytes) total() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.mapped.Load()
+}
+
 // expired is the memory still mapped outside every window.
 func (s *segmentBytes) expired() int64 {
 	if s == nil {

@@ -30,8 +30,14 @@ func TestSegmentBytes(t *testing.T) {
 		}
 		t.Skip("segment memory is on the Go heap on this platform")
 	}
+	var none *segmentBytes // storage outside a server counts nothing
+	none.addMapped(size)
+	none.enter(size)
+	if none.total() != 0 || none.expired() != 0 {
+		t.Fatal("a nil count counted")
+	}
 	gone := segment()
-	if m, w := b.mapped.Load(), b.windowed.Load(); m != 3*size || w != 3*size || b.expired() != 0 {
+	if m, w := b.total(), b.windowed.Load(); m != 3*size || w != 3*size || b.expired() != 0 {
 		t.Fatalf("mapped %d, in windows %d, expired %d: want %d, %d, 0", m, w, b.expired(), 3*size, 3*size)
 	}
 	gone.Remove()

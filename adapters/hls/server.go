@@ -217,7 +217,7 @@ func (s *Server) Viewers(key stream.Key) int {
 func (s *Server) Stats() Stats {
 	b := s.memFiles.counted()
 	return Stats{Requests: s.requests.Load(), BytesOut: s.bytesOut.Load(),
-		SegmentBytes: b.mapped.Load(), ExpiredBytes: b.expired()}
+		SegmentBytes: b.total(), ExpiredBytes: b.expired()}
 }
 
 // Run serves until ctx is done, then closes the server.
