@@ -37,6 +37,11 @@ type arrivalRing struct {
 type arrivalLog struct {
 	mu    sync.Mutex
 	rings []*arrivalRing
+	// dtlsSent is when the viewer last sent a DTLS datagram, ns since the
+	// epoch; 0: never. When the connection comes up it is the handshake's
+	// last flight, the moment from which the server can finish the
+	// handshake and start sending (see markConnected).
+	dtlsSent int64
 }
 
 // isRTP reports whether a datagram on a WebRTC socket is an SRTP packet:
@@ -50,6 +55,35 @@ func isRTP(b []byte) bool {
 	}
 	pt := b[1] & 0x7f
 	return pt < 64 || pt > 95
+}
+
+// isDTLS reports whether a datagram on a WebRTC socket is DTLS (first byte
+// 20..63, RFC 7983).
+func isDTLS(b []byte) bool { return len(b) > 0 && b[0] >= 20 && b[0] <= 63 }
+
+// sent notes that the viewer sent datagram b at ns (ns since the epoch),
+// if it is DTLS.
+func (l *arrivalLog) sent(b []byte, ns int64) {
+	if !isDTLS(b) {
+		return
+	}
+	l.mu.Lock()
+	l.dtlsSent = ns
+	l.mu.Unlock()
+}
+
+// lastDTLSSent returns when the viewer last sent a DTLS datagram; ok is
+// false if it has sent none, or if l is nil (sockets without timestamps).
+func (l *arrivalLog) lastDTLSSent() (_ time.Time, ok bool) {
+	if l == nil {
+		return time.Time{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dtlsSent == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, l.dtlsSent), true
 }
 
 // record notes that datagram b reached the socket at ns (ns since the

@@ -25,7 +25,7 @@ func writeJSONLine(w io.Writer, r result) error {
 // writeTable prints results side by side, one row per run.
 func writeTable(w io.Writer, rs []result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\tloss%\tstalls\trebuf\tttff p50\tp95\tafter conn\tlat p50\tp95\tmax\tarrive p50\tp95\tsrv cores\tmain\tsrv peak MB\tgen cores\t")
+	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\tloss%\tstalls\trebuf\tttff p50\tp95\tafter conn\tafter hs\tlat p50\tp95\tmax\tarrive p50\tp95\tsrv cores\tmain\tsrv peak MB\tgen cores\t")
 	for _, r := range rs {
 		srvCores, srvMain, srvMB := "-", "-", "-"
 		if r.Server != nil {
@@ -46,20 +46,16 @@ func writeTable(w io.Writer, rs []result) error {
 		if r.Generator.Nice != 0 {
 			mode += fmt.Sprintf("+nice%d", r.Generator.Nice)
 		}
-		afterConn := "-"
-		if r.TTFFConn.N > 0 {
-			afterConn = fmt.Sprintf("%.0f", r.TTFFConn.P50)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
 			r.Label, mode, r.Viewers, r.Connected, r.Active, r.Failed, r.RxMbps, r.FPSPerVwr, r.LossPct,
-			r.Stalls, r.Rebuffers, r.TTFF.P50, r.TTFF.P95, afterConn, lat(r.Latency.P50), lat(r.Latency.P95),
+			r.Stalls, r.Rebuffers, r.TTFF.P50, r.TTFF.P95, p50p95(r.TTFFConn), p50p95(r.TTFFHandshake), lat(r.Latency.P50), lat(r.Latency.P95),
 			lat(r.Latency.Max), lat(r.RecvLat.P50), lat(r.RecvLat.P95), srvCores, srvMain, srvMB, r.Generator.Cores)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if slices.ContainsFunc(rs, func(r result) bool { return r.Stamped }) {
-		if _, err := fmt.Fprintln(w, "lat: send to display; arrive: send to arrival, WebRTC: the frame's last packet at the viewer's UDP socket (kernel timestamp), HLS: the segment or part downloaded"); err != nil {
+		if _, err := fmt.Fprintln(w, "after conn: first frame after pion said the connection is up; after hs: the first frame's last packet at the viewer's socket after the viewer sent its last DTLS handshake datagram; lat: send to display; arrive: send to arrival, WebRTC: the frame's last packet at the viewer's UDP socket (kernel timestamp), HLS: the segment or part downloaded"); err != nil {
 			return err
 		}
 	}
@@ -87,6 +83,15 @@ func writeTable(w io.Writer, rs []result) error {
 		}
 	}
 	return nil
+}
+
+// p50p95 prints a distribution as "p50/p95" in whole milliseconds, or "-"
+// if it is empty.
+func p50p95(d dist) string {
+	if d.N == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f/%.0f", d.P50, d.P95)
 }
 
 // readResults reads JSON lines written by writeJSONLine; other lines are

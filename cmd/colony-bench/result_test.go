@@ -89,3 +89,48 @@ func TestBodyReason(t *testing.T) {
 		}
 	}
 }
+
+// TestAggregateTTFFAfterHandshake: the first frame's arrival at the socket
+// after the viewer's last handshake datagram is summarized for the viewers
+// that know both times; the one that is told by pion's callback stays as it was.
+func TestAggregateTTFFAfterHandshake(t *testing.T) {
+	start := time.Now()
+	w := &window{}
+	w.begin(start)
+	w.close(start.Add(time.Second))
+	ms := func(n int) time.Time { return start.Add(time.Duration(n) * time.Millisecond) }
+	tests := []struct {
+		name                 string
+		handshake, connected time.Time
+		arrival, display     time.Time
+	}{
+		{"both known", ms(100), ms(140), ms(112), ms(150)},
+		{"both known, slower", ms(200), ms(230), ms(260), ms(300)},
+		{"both known, faster", ms(300), ms(310), ms(305), ms(320)},
+		{"no handshake time (sockets without timestamps)", time.Time{}, ms(140), ms(150), ms(150)},
+		{"the frame before the handshake (not possible on one socket)", ms(100), ms(140), ms(90), ms(150)},
+	}
+	var stats []*viewerStats
+	for _, tc := range tests {
+		s := newViewerStats(w, start)
+		s.markConnected(tc.connected, tc.handshake)
+		s.frame(tc.display, tc.arrival, auInfo{})
+		s.markConnected(ms(900), ms(900)) // only the first connection counts
+		stats = append(stats, s)
+	}
+	var r result
+	aggregate(&r, stats, start, start.Add(time.Second))
+	if want := (dist{N: 3, P50: 12, P95: 60, Max: 60}); r.TTFFHandshake != want {
+		t.Errorf("after the handshake: %+v, want %+v", r.TTFFHandshake, want)
+	}
+	if want := (dist{N: 5, P50: 10, P95: 70, Max: 70}); r.TTFFConn != want {
+		t.Errorf("after the connection: %+v, want %+v", r.TTFFConn, want)
+	}
+	var out bytes.Buffer
+	if err := writeTable(&out, []result{r}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "after hs") || !strings.Contains(out.String(), "12/60") {
+		t.Errorf("the table does not show the figure after the handshake as p50/p95:\n%s", out.String())
+	}
+}

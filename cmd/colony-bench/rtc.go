@@ -186,7 +186,8 @@ func newRTCReceiver(pc *webrtc.PeerConnection, arrivals *arrivalLog, stats *view
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateConnected {
 			r.up.Store(true)
-			stats.markConnected(time.Now())
+			hs, _ := arrivals.lastDTLSSent()
+			stats.markConnected(time.Now(), hs)
 		}
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
 			r.once.Do(func() {

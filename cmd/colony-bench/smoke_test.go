@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,13 @@ func checkResult(t *testing.T, r result) {
 	}
 	if !webrtc && r.TTFFConn.N != 0 {
 		t.Errorf("%s: a connection time for an HTTP viewer: %+v", r.Mode, r.TTFFConn)
+	}
+	// Linux sockets give the viewer's last handshake datagram and the
+	// first frame's arrival; the frame comes after it, and after the
+	// viewer started.
+	wantHS := webrtc && runtime.GOOS == "linux"
+	if hs := r.TTFFHandshake; wantHS && (hs.N != 1 || hs.P50 <= 0 || hs.P50 > r.TTFF.P50) || !wantHS && hs.N != 0 {
+		t.Errorf("%s: first frame after the handshake %+v (all of it %+v)", r.Mode, hs, r.TTFF)
 	}
 	if r.Server == nil || r.Server.PeakRSS == 0 || r.Generator.PeakRSS == 0 {
 		t.Errorf("%s: no process figures: server %+v generator %+v", r.Mode, r.Server, r.Generator)

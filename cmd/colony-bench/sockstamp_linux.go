@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/pion/transport/v5"
@@ -155,8 +156,16 @@ func (c *stampConn) readGRO(b []byte) (int, netip.AddrPort, error) {
 	return n, g.from, nil
 }
 
+// WriteToAddrPort and WriteTo send b, noting when a DTLS datagram is sent
+// (just before the system call).
 func (c *stampConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	c.log.sent(b, time.Now().UnixNano())
 	return c.UDPConn.WriteToUDPAddrPort(b, addr)
+}
+
+func (c *stampConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	c.log.sent(b, time.Now().UnixNano())
+	return c.UDPConn.WriteTo(b, addr)
 }
 
 func (c *stampConn) ReadFrom(b []byte) (int, net.Addr, error) {

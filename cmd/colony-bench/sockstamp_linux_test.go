@@ -111,6 +111,60 @@ func TestStampConn(t *testing.T) {
 	}
 }
 
+// The socket notes when a DTLS datagram leaves it (the anchor of the
+// first frame's time after the handshake), and only a DTLS one.
+func TestStampConnNotesDTLSSent(t *testing.T) {
+	log := &arrivalLog{}
+	base, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newStampNet(base, log, false).ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc := c.(*stampConn)
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	to := peer.LocalAddr().(*net.UDPAddr)
+	if _, ok := log.lastDTLSSent(); ok {
+		t.Fatal("a DTLS send noted before any")
+	}
+	var nilLog *arrivalLog
+	if _, ok := nilLog.lastDTLSSent(); ok {
+		t.Fatal("a nil log (no timestamps) gave a DTLS send")
+	}
+	writes := map[string]func([]byte) error{
+		"WriteToAddrPort": func(b []byte) error { _, err := sc.WriteToAddrPort(b, to.AddrPort()); return err },
+		"WriteTo":         func(b []byte) error { _, err := sc.WriteTo(b, to); return err },
+	}
+	for name, write := range writes {
+		t.Run(name, func(t *testing.T) {
+			before := time.Now()
+			if err := write(dtlsDatagram); err != nil {
+				t.Fatal(err)
+			}
+			after := time.Now()
+			at, ok := log.lastDTLSSent()
+			if !ok || at.Before(before) || at.After(after) {
+				t.Fatalf("DTLS sent at %v (%v), want between %v and %v", at, ok, before, after)
+			}
+			for _, b := range [][]byte{stunDatagram, rtcpDatagram(t), rtpDatagram(t, 1, 2, 102, true)} {
+				if err := write(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if again, _ := log.lastDTLSSent(); !again.Equal(at) {
+				t.Fatalf("a STUN, RTCP or RTP send moved the DTLS time from %v to %v", at, again)
+			}
+		})
+	}
+}
+
 // The control data parser takes SCM_TIMESTAMPNS wherever it is in the
 // buffer and nothing else.
 func TestParseRxTimestamp(t *testing.T) {

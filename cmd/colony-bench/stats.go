@@ -14,25 +14,30 @@ type viewerStats struct {
 	win   *window
 	start time.Time // when the viewer began to connect
 
-	mu          sync.Mutex
-	firstFrame  time.Time // first decodable frame displayed
-	connected   time.Time // WebRTC: ICE and DTLS done (the media may flow)
-	lastFrame   time.Time // last frame displayed
-	frames      int64
-	bytes       int64
-	latencies   []float64 // display time - send time, ms
-	recvLatency []float64 // arrival time - send time, ms
-	stalls      int
-	rebuffers   int
-	stuck       int   // HLS: playlist did not advance for 2 target durations
-	httpErrors  int   // HLS: failed requests (after the first frame)
-	missing     int   // HLS: segments or parts skipped because they left the playlist
-	fetched     int   // HLS: media segments or parts downloaded
-	expected    int64 // RTP: packets expected in the window
-	lost        int64 // RTP: packets never received (after NACK)
-	late        int64 // RTP: packets that filled a gap (NACK-repaired or reordered)
-	err         error // why the viewer ended early
-	retryErr    error // why the last attempt to start playing failed
+	mu         sync.Mutex
+	firstFrame time.Time // first decodable frame displayed
+	connected  time.Time // WebRTC: ICE and DTLS done (the media may flow)
+	// WebRTC: when the viewer sent its last DTLS handshake datagram
+	// (zero: not known), and when the first frame's last packet reached
+	// its socket (the kernel's receive time where known).
+	handshakeSent time.Time
+	firstArrival  time.Time
+	lastFrame     time.Time // last frame displayed
+	frames        int64
+	bytes         int64
+	latencies     []float64 // display time - send time, ms
+	recvLatency   []float64 // arrival time - send time, ms
+	stalls        int
+	rebuffers     int
+	stuck         int   // HLS: playlist did not advance for 2 target durations
+	httpErrors    int   // HLS: failed requests (after the first frame)
+	missing       int   // HLS: segments or parts skipped because they left the playlist
+	fetched       int   // HLS: media segments or parts downloaded
+	expected      int64 // RTP: packets expected in the window
+	lost          int64 // RTP: packets never received (after NACK)
+	late          int64 // RTP: packets that filled a gap (NACK-repaired or reordered)
+	err           error // why the viewer ended early
+	retryErr      error // why the last attempt to start playing failed
 }
 
 func newViewerStats(w *window, start time.Time) *viewerStats {
@@ -45,7 +50,7 @@ func (s *viewerStats) frame(display, arrival time.Time, info auInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.firstFrame.IsZero() {
-		s.firstFrame = display
+		s.firstFrame, s.firstArrival = display, arrival
 	} else if display.Sub(s.lastFrame) > stallGap && s.win.contains(display) {
 		s.stalls++
 	}
@@ -88,11 +93,17 @@ func (s *viewerStats) missed(t time.Time, n int) { s.count(t, &s.missing, n) }
 func (s *viewerStats) fetchedOne(t time.Time)    { s.count(t, &s.fetched, 1) }
 
 // markConnected records when a WebRTC viewer's connection came up (the
-// first time only).
-func (s *viewerStats) markConnected(t time.Time) {
+// first time only): t, when pion said so, and handshake (zero: not known),
+// when the viewer sent its last DTLS handshake datagram, after which the
+// server can finish the handshake and start sending. Colony answers as
+// the DTLS server (a=setup:passive), so that datagram is the client's
+// last flight; to a server in the client's role it is the viewer's own
+// Finished, which that server waits for. A flight resent after a timeout
+// moves it later.
+func (s *viewerStats) markConnected(t, handshake time.Time) {
 	s.mu.Lock()
 	if s.connected.IsZero() {
-		s.connected = t
+		s.connected, s.handshakeSent = t, handshake
 	}
 	s.mu.Unlock()
 }
