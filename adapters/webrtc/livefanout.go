@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -82,7 +83,11 @@ type liveFanout struct {
 	// now (lagAt), for the send-lag guard.
 	delivering atomic.Int64
 
-	mu       sync.Mutex // held while a unit is delivered
+	mu sync.Mutex // held while a unit is delivered
+	// closed: it takes no more members (its last one left, or run
+	// returned). Set under mu, so that a joiner holding mu sees it; read
+	// without mu where the server's lock is held (fanout).
+	closed   atomic.Bool
 	members  []*liveMember
 	next     int        // the member served first for the next unit (rotates)
 	gop      *media.GOP // what it has delivered since the last keyframe, for joiners
@@ -123,67 +128,110 @@ func (s *Server) joinCompanion(st *media.Stream, pl *player) (*liveFanout, *live
 	return f, m, err
 }
 
-// join adds m to the fan-out of st, starting it if needed, and returns
+// joinAttempts bounds how often join finds the fan-out it looked up
+// closed under it: each time it starts another, and one that closes at
+// once means the stream ended (Subscribe then says so) or the server is
+// closing.
+const joinAttempts = 4
+
+// errFanoutClosing: join found every fan-out it started closed.
+var errFanoutClosing = errors.New("the stream's WebRTC fan-out keeps closing")
+
+// join adds m to the fan-out of st, starting one if needed, and returns
 // the fan-out's GOP.
+//
+// The server's lock is not held while join waits for the fan-out's: a
+// delivery holds that for the whole unit (milliseconds at hundreds of
+// viewers), and under the server's lock every other join and leave, and
+// every session's registration and lookup, would wait behind it. While a
+// crowd joined, those waits queued up: a tenth of 200 viewers waited 6 to
+// 74 ms for their first frame (BENCHMARKS.md). So the fan-out found may
+// close in between (its last viewer left, or its stream ended); join then
+// starts another.
 func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Unit, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed { // the caller's session holds a count of s.wg: Add is safe
-		return nil, nil, errServerClosed
-	}
-	f := s.fanouts[st]
-	if f == nil {
-		r, err := st.Subscribe()
+	for range joinAttempts {
+		f, err := s.fanout(st, m.pl.key)
 		if err != nil {
 			return nil, nil, err
 		}
-		f = &liveFanout{st: st, key: m.pl.key, chunk: fanoutChunk, r: r, ended: make(chan struct{}), gop: st.NewGOP(),
-			maxLag: fanoutMaxLag(s.cfg.LagLimit)}
-		if s.cfg.fanoutChunk > 0 {
-			f.chunk = s.cfg.fanoutChunk
+		f.mu.Lock()
+		if f.closed.Load() {
+			f.mu.Unlock()
+			continue
 		}
-		for i, t := range st.Tracks() {
-			if t.IsVideo() {
-				f.hasVideo = true
-			}
-			if t.Codec == media.Opus && s.cfg.AudioPackViewers > 0 {
-				if f.packers == nil {
-					f.packers = make([]*opusPacker, len(st.Tracks()))
-				}
-				f.packers[i] = newOpusPacker(s.cfg.AudioPack, rtpMTU)
-			}
-		}
-		// The stream's cached GOP, queued for the new reader, is the
-		// first joiner's burst, not live units.
-		for range r.Queued() {
-			u, err := r.Next(s.ctx)
-			if err != nil {
-				r.Close()
-				return nil, nil, err
-			}
-			f.gop.Add(u)
-			if !u.Ingest.IsZero() { // its newest sets the first floor
-				f.floor.lower(time.Since(u.Ingest))
-			}
-		}
-		s.fanouts[st] = f
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			f.run(s, s.ctx)
-		}()
+		backlog := append([]*media.Unit(nil), f.gop.Units()...)
+		f.members = append(f.members, m)
+		f.mu.Unlock()
+		return f, backlog, nil
 	}
-	f.mu.Lock()
-	backlog := append([]*media.Unit(nil), f.gop.Units()...)
-	f.members = append(f.members, m)
-	f.mu.Unlock()
-	return f, backlog, nil
+	return nil, nil, errFanoutClosing
 }
 
-// leave removes m; the fan-out stops with its last member.
-func (s *Server) leave(f *liveFanout, m *liveMember) {
+// fanout returns the open fan-out of st, starting one if there is none.
+func (s *Server) fanout(st *media.Stream, key stream.Key) (*liveFanout, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed { // the caller's session holds a count of s.wg: Add is safe
+		return nil, errServerClosed
+	}
+	if f := s.fanouts[st]; f != nil && !f.closed.Load() {
+		return f, nil
+	}
+	r, err := st.Subscribe()
+	if err != nil {
+		return nil, err
+	}
+	f := &liveFanout{st: st, key: key, chunk: fanoutChunk, r: r, ended: make(chan struct{}), gop: st.NewGOP(),
+		maxLag: fanoutMaxLag(s.cfg.LagLimit)}
+	if s.cfg.fanoutChunk > 0 {
+		f.chunk = s.cfg.fanoutChunk
+	}
+	for i, t := range st.Tracks() {
+		if t.IsVideo() {
+			f.hasVideo = true
+		}
+		if t.Codec == media.Opus && s.cfg.AudioPackViewers > 0 {
+			if f.packers == nil {
+				f.packers = make([]*opusPacker, len(st.Tracks()))
+			}
+			f.packers[i] = newOpusPacker(s.cfg.AudioPack, rtpMTU)
+		}
+	}
+	// The stream's cached GOP, queued for the new reader, is the
+	// first joiner's burst, not live units.
+	for range r.Queued() {
+		u, err := r.Next(s.ctx)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		f.gop.Add(u)
+		if !u.Ingest.IsZero() { // its newest sets the first floor
+			f.floor.lower(time.Since(u.Ingest))
+		}
+	}
+	s.fanouts[st] = f // in place of a closed one, whose own removal checks
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f.run(s, s.ctx)
+	}()
+	return f, nil
+}
+
+// forget removes the closed fan-out f from the server, if it is still
+// its stream's there.
+func (s *Server) forget(f *liveFanout) {
+	s.mu.Lock()
+	if s.fanouts[f.st] == f {
+		delete(s.fanouts, f.st)
+	}
+	s.mu.Unlock()
+}
+
+// leave removes m; the fan-out stops with its last member. Like join, it
+// does not hold the server's lock while it waits for the fan-out's.
+func (s *Server) leave(f *liveFanout, m *liveMember) {
 	f.mu.Lock()
 	for i, x := range f.members {
 		if x == m {
@@ -191,10 +239,15 @@ func (s *Server) leave(f *liveFanout, m *liveMember) {
 			break
 		}
 	}
-	empty := len(f.members) == 0
+	// Closed in the same hold of mu that emptied it: a joiner that comes
+	// after finds it closed and starts another.
+	empty := len(f.members) == 0 && !f.closed.Load()
+	if empty {
+		f.closed.Store(true)
+	}
 	f.mu.Unlock()
-	if empty && s.fanouts[f.st] == f {
-		delete(s.fanouts, f.st)
+	if empty {
+		s.forget(f)
 		f.r.Close() // run returns
 	}
 }
@@ -204,11 +257,10 @@ func (s *Server) leave(f *liveFanout, m *liveMember) {
 func (f *liveFanout) run(s *Server, ctx context.Context) {
 	defer f.r.Close()
 	defer func() {
-		s.mu.Lock()
-		if s.fanouts[f.st] == f {
-			delete(s.fanouts, f.st)
-		}
-		s.mu.Unlock()
+		f.mu.Lock()
+		f.closed.Store(true)
+		f.mu.Unlock()
+		s.forget(f)
 		close(f.ended)
 	}()
 	var (

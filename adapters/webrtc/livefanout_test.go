@@ -292,3 +292,144 @@ func playingViewer(t *testing.T, url string) *viewerClient {
 	})
 	return v
 }
+
+// lockFreeWithin reports whether mu can be taken within d. If not, its
+// goroutine takes it once it is free.
+func lockFreeWithin(mu *sync.Mutex, d time.Duration) bool {
+	got := make(chan struct{})
+	go func() {
+		mu.Lock()
+		mu.Unlock() //nolint:staticcheck // only whether it can be taken
+		close(got)
+	}()
+	select {
+	case <-got:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// TestFanoutJoinLeaveServerLockFree: a viewer that joins or leaves while
+// a unit is being delivered (the fan-out's lock held) waits for the
+// delivery without holding the server's lock, so that other sessions'
+// registrations, lookups, joins and leaves do not wait behind it.
+func TestFanoutJoinLeaveServerLockFree(t *testing.T) {
+	s, _ := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, fakePlayback{})
+	st := media.NewStream([]media.Track{{Codec: media.Opus, ClockRate: 48000, Channels: 2}}, media.StreamConfig{})
+	defer st.Close()
+	member := func() *liveMember { return &liveMember{pl: &player{peer: &peer{key: testKey}}} }
+	a, b := member(), member()
+	f, _, err := s.join(st, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.mu.Lock() // a delivery
+	joined := make(chan error, 1)
+	go func() {
+		_, _, err := s.join(st, b)
+		joined <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the joiner reaches the fan-out's lock
+	if !lockFreeWithin(&s.mu, 2*time.Second) {
+		f.mu.Unlock()
+		t.Fatal("the server's lock is held while a joiner waits for a delivery")
+	}
+	select {
+	case err := <-joined:
+		f.mu.Unlock()
+		t.Fatalf("joined during a delivery (%v)", err)
+	default:
+	}
+	f.mu.Unlock()
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+
+	f.mu.Lock()
+	left := make(chan struct{})
+	go func() {
+		s.leave(f, a)
+		close(left)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if !lockFreeWithin(&s.mu, 2*time.Second) {
+		f.mu.Unlock()
+		t.Fatal("the server's lock is held while a leaver waits for a delivery")
+	}
+	f.mu.Unlock()
+	<-left
+
+	f.mu.Lock()
+	members, closed := len(f.members), f.closed.Load()
+	f.mu.Unlock()
+	if members != 1 || closed {
+		t.Fatalf("after one of two left: %d members, closed %v; want 1, open", members, closed)
+	}
+	s.leave(f, b)
+	if !f.closed.Load() {
+		t.Fatal("the fan-out is open after its last viewer left")
+	}
+	s.mu.Lock()
+	_, listed := s.fanouts[st]
+	s.mu.Unlock()
+	if listed {
+		t.Fatal("the server still lists the fan-out its last viewer left")
+	}
+	select {
+	case <-f.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fan-out's goroutine did not end after its last viewer left")
+	}
+}
+
+// TestFanoutJoinAfterClose: a fan-out that closed after a joiner looked it
+// up (its last viewer left, its stream ended) is not joined: the joiner
+// starts another, which the closed one's end does not unlist.
+func TestFanoutJoinAfterClose(t *testing.T) {
+	s, _ := newTestServer(t, Config{}, fakeIngest{publish: noPublish}, fakePlayback{})
+	st := media.NewStream([]media.Track{{Codec: media.Opus, ClockRate: 48000, Channels: 2}}, media.StreamConfig{})
+	defer st.Close()
+	a := &liveMember{pl: &player{peer: &peer{key: testKey}}}
+	f, _, err := s.join(st, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closed, and still listed: as between a leave's emptying it and its
+	// unlisting it.
+	f.mu.Lock()
+	f.closed.Store(true)
+	f.mu.Unlock()
+	b := &liveMember{pl: &player{peer: &peer{key: testKey}}}
+	f2, _, err := s.join(st, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.leave(f2, b)
+	if f2 == f {
+		t.Fatal("joined a closed fan-out")
+	}
+	f.r.Close() // the closed one's goroutine ends
+	select {
+	case <-f.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the closed fan-out's goroutine did not end")
+	}
+	s.mu.Lock()
+	listed := s.fanouts[st]
+	s.mu.Unlock()
+	if listed != f2 {
+		t.Fatalf("the server lists %p for the stream, want the new fan-out %p", listed, f2)
+	}
+	// The stream ends: a joiner gets its error, not a fan-out.
+	st.Close()
+	select {
+	case <-f2.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fan-out did not end with its stream")
+	}
+	if _, _, err := s.join(st, &liveMember{pl: &player{peer: &peer{key: testKey}}}); err == nil {
+		t.Fatal("joined an ended stream")
+	}
+}
