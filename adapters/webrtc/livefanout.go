@@ -144,10 +144,10 @@ var errFanoutClosing = errors.New("the stream's WebRTC fan-out keeps closing")
 // delivery holds that for the whole unit (milliseconds at hundreds of
 // viewers), and under the server's lock every other join and leave, and
 // every session's registration and lookup, would wait behind it. While a
-// crowd joined, those waits queued up: a tenth of 200 viewers waited 6 to
-// 74 ms for their first frame (BENCHMARKS.md). So the fan-out found may
-// close in between (its last viewer left, or its stream ended); join then
-// starts another.
+// crowd joined, those waits queued up: a tenth of 200 joiners waited 5 to
+// 83 ms to join, against one delivery now (BENCHMARKS.md, session 17).
+// So the fan-out found may close in between (its last viewer left, or its
+// stream ended); join then starts another.
 func (s *Server) join(st *media.Stream, m *liveMember) (*liveFanout, []*media.Unit, error) {
 	for range joinAttempts {
 		f, err := s.fanout(st, m.pl.key)

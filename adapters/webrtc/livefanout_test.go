@@ -293,6 +293,16 @@ func playingViewer(t *testing.T, url string) *viewerClient {
 	return v
 }
 
+// waitEnded fails the test with msg unless f's goroutine ends within 5 s.
+func waitEnded(t *testing.T, f *liveFanout, msg string) {
+	t.Helper()
+	select {
+	case <-f.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal(msg)
+	}
+}
+
 // lockFreeWithin reports whether mu can be taken within d. If not, its
 // goroutine takes it once it is free.
 func lockFreeWithin(mu *sync.Mutex, d time.Duration) bool {
@@ -377,11 +387,7 @@ func TestFanoutJoinLeaveServerLockFree(t *testing.T) {
 	if listed {
 		t.Fatal("the server still lists the fan-out its last viewer left")
 	}
-	select {
-	case <-f.ended:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the fan-out's goroutine did not end after its last viewer left")
-	}
+	waitEnded(t, f, "the fan-out's goroutine did not end after its last viewer left")
 }
 
 // TestFanoutJoinAfterClose: a fan-out that closed after a joiner looked it
@@ -411,11 +417,7 @@ func TestFanoutJoinAfterClose(t *testing.T) {
 		t.Fatal("joined a closed fan-out")
 	}
 	f.r.Close() // the closed one's goroutine ends
-	select {
-	case <-f.ended:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the closed fan-out's goroutine did not end")
-	}
+	waitEnded(t, f, "the closed fan-out's goroutine did not end")
 	s.mu.Lock()
 	listed := s.fanouts[st]
 	s.mu.Unlock()
@@ -424,11 +426,7 @@ func TestFanoutJoinAfterClose(t *testing.T) {
 	}
 	// The stream ends: a joiner gets its error, not a fan-out.
 	st.Close()
-	select {
-	case <-f2.ended:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the fan-out did not end with its stream")
-	}
+	waitEnded(t, f2, "the fan-out did not end with its stream")
 	if _, _, err := s.join(st, &liveMember{pl: &player{peer: &peer{key: testKey}}}); err == nil {
 		t.Fatal("joined an ended stream")
 	}
