@@ -61,12 +61,14 @@ func isRTP(b []byte) bool {
 // 20..63, RFC 7983).
 func isDTLS(b []byte) bool { return len(b) > 0 && b[0] >= 20 && b[0] <= 63 }
 
-// sent notes that the viewer sent datagram b at ns (ns since the epoch),
-// if it is DTLS.
-func (l *arrivalLog) sent(b []byte, ns int64) {
+// sent notes that the viewer is sending datagram b now, if it is DTLS
+// (the clock is read for those only: the others are its media's RTCP and
+// STUN).
+func (l *arrivalLog) sent(b []byte) {
 	if !isDTLS(b) {
 		return
 	}
+	ns := time.Now().UnixNano()
 	l.mu.Lock()
 	l.dtlsSent = ns
 	l.mu.Unlock()

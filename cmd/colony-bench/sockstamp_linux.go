@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"github.com/pion/transport/v5"
@@ -159,12 +158,12 @@ func (c *stampConn) readGRO(b []byte) (int, netip.AddrPort, error) {
 // WriteToAddrPort and WriteTo send b, noting when a DTLS datagram is sent
 // (just before the system call).
 func (c *stampConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	c.log.sent(b, time.Now().UnixNano())
+	c.log.sent(b)
 	return c.UDPConn.WriteToUDPAddrPort(b, addr)
 }
 
 func (c *stampConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	c.log.sent(b, time.Now().UnixNano())
+	c.log.sent(b)
 	return c.UDPConn.WriteTo(b, addr)
 }
 
