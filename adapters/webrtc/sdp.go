@@ -131,6 +131,106 @@ func (s sdpInfo) hasCodec(kind, name string) bool {
 	return false
 }
 
+// servedCodec reports whether the server registers a codec of this name
+// (lower case) for media of kind: H.264 and VP8 video, Opus audio
+// (videoCodecs, opusCodec). RTX, RED and FEC are not negotiated.
+func servedCodec(kind, name string) bool {
+	switch kind {
+	case "video":
+		return name == "h264" || name == "vp8"
+	case "audio":
+		return name == "opus"
+	}
+	return false
+}
+
+// trimOffer drops from an offer's audio and video sections the payload
+// formats of codecs the server does not register (servedCodec), with
+// their rtpmap, fmtp and rtcp-fb lines; a section that would be left with
+// none is kept whole (pion then rejects it, as before). pion answers only
+// the formats both sides have, so the answer is the same. But pion
+// matches every offered format against every registered one, parsing
+// their fmtp lines anew each time: a browser's offer lists thirty-odd
+// video formats (VP9, AV1, H.265, each with its RTX, RED, ULPFEC), and
+// that matching was about 40 % of the server's CPU for a viewer's join
+// (BenchmarkWHEPAnswer, BENCHMARKS.md).
+func trimOffer(raw string, info sdpInfo) string {
+	lines := strings.SplitAfter(raw, "\n")
+	out := make([]string, 0, len(lines))
+	section := -1
+	var drop map[string]bool // the formats dropped from the current section
+	for _, line := range lines {
+		if strings.HasPrefix(line, "m=") {
+			section++
+			drop = nil
+			if section < len(info.media) {
+				drop = unservedFormats(info.media[section])
+			}
+			if len(drop) > 0 {
+				line = dropFormats(line, drop)
+			}
+		} else if len(drop) > 0 && drop[formatAttribute(line)] {
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "")
+}
+
+// unservedFormats lists the payload formats of m the server does not
+// serve; nil when it serves none of them, or all of them.
+func unservedFormats(m mediaInfo) map[string]bool {
+	if m.kind != "audio" && m.kind != "video" {
+		return nil
+	}
+	var drop map[string]bool
+	served := false
+	for _, c := range m.codecs {
+		if servedCodec(m.kind, c.name) {
+			served = true
+			continue
+		}
+		if drop == nil {
+			drop = map[string]bool{}
+		}
+		drop[c.pt] = true
+	}
+	if !served {
+		return nil
+	}
+	return drop
+}
+
+// dropFormats removes the formats in drop from an "m=kind port proto
+// fmt..." line.
+func dropFormats(line string, drop map[string]bool) string {
+	body := strings.TrimRight(line, "\r\n")
+	eol := line[len(body):]
+	fields := strings.Fields(body)
+	if len(fields) < 4 {
+		return line
+	}
+	kept := fields[:3:3]
+	for _, f := range fields[3:] {
+		if !drop[f] {
+			kept = append(kept, f)
+		}
+	}
+	return strings.Join(kept, " ") + eol
+}
+
+// formatAttribute returns the payload format an a=rtpmap, a=fmtp or
+// a=rtcp-fb line is about ("" for any other line, and for rtcp-fb's "*").
+func formatAttribute(line string) string {
+	for _, prefix := range []string{"a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			pt, _, _ := strings.Cut(rest, " ")
+			return strings.TrimRight(pt, "\r\n")
+		}
+	}
+	return ""
+}
+
 // preferH264 rewrites the video m= lines of an offer so that H.264 formats
 // come first (packetization-mode=1 before the others), keeping the order
 // otherwise. Browsers send the first codec of the answer, and pion answers

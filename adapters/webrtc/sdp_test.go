@@ -147,3 +147,103 @@ func TestOfferLeavesDTLSRole(t *testing.T) {
 		})
 	}
 }
+
+// TestTrimOffer: the formats the server does not serve go, with their
+// attribute lines; the rest of the offer stays as it was.
+func TestTrimOffer(t *testing.T) {
+	const head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+	for name, tc := range map[string]struct{ offer, want string }{
+		"chrome": {chromeOffer, strings.NewReplacer(
+			"m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n", "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+			"a=rtpmap:63 red/48000/2\r\n", "",
+			"m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 106 107 45\r\n", "m=video 9 UDP/TLS/RTP/SAVPF 96 102 106\r\n",
+			"a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n", "",
+			"a=rtpmap:103 rtx/90000\r\na=fmtp:103 apt=102\r\n", "",
+			"a=rtpmap:107 rtx/90000\r\na=fmtp:107 apt=106\r\n", "",
+			"a=rtpmap:45 AV1/90000\r\n", "",
+		).Replace(chromeOffer)},
+		"feedback lines, and the wildcard's kept": {
+			head + "m=video 9 UDP/TLS/RTP/SAVPF 98 96\r\na=rtpmap:98 VP9/90000\r\na=rtcp-fb:98 nack\r\na=rtcp-fb:* transport-cc\r\na=fmtp:98 profile-id=0\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\n",
+			head + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtcp-fb:* transport-cc\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\n",
+		},
+		"nothing served: kept whole": {
+			head + "m=video 9 UDP/TLS/RTP/SAVPF 98 99\r\na=rtpmap:98 VP9/90000\r\na=rtpmap:99 rtx/90000\r\na=fmtp:99 apt=98\r\n", "",
+		},
+		"everything served: unchanged": {head + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n", ""},
+		"a static format without rtpmap goes": {
+			head + "m=audio 9 RTP/AVP 0 111\r\na=rtpmap:111 opus/48000/2\r\n",
+			head + "m=audio 9 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n",
+		},
+		"an audio codec in a video section goes": {
+			head + "m=video 9 UDP/TLS/RTP/SAVPF 111 96\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:96 VP8/90000\r\n",
+			head + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n",
+		},
+		"LF line ends, the other sections left alone": {
+			head + "m=video 9 UDP/TLS/RTP/SAVPF 97 96\na=rtpmap:97 rtx/90000\na=rtpmap:96 H264/90000\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\na=sctp-port:5000\n",
+			head + "m=video 9 UDP/TLS/RTP/SAVPF 96\na=rtpmap:96 H264/90000\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\na=sctp-port:5000\n",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want := tc.want
+			if want == "" {
+				want = tc.offer
+			}
+			info, err := parseSDP(tc.offer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := trimOffer(tc.offer, info); got != want {
+				t.Fatalf("trimmed offer:\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+}
+
+// TestServedCodecs: servedCodec names every codec the server registers,
+// so that trimOffer never drops one of them.
+func TestServedCodecs(t *testing.T) {
+	for _, c := range append(videoCodecs(), opusCodec()) {
+		kind, name, _ := strings.Cut(strings.ToLower(c.MimeType), "/")
+		if !servedCodec(kind, name) {
+			t.Errorf("%s is registered but not served", c.MimeType)
+		}
+	}
+}
+
+func FuzzTrimOffer(f *testing.F) {
+	f.Add(chromeOffer)
+	f.Add("v=0\r\nm=video 9 RTP/AVP 96 97\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n")
+	f.Add("v=0\nm=audio 9 UDP 0 111\na=rtpmap:111 opus/48000\na=rtcp-fb:0 nack\na=rtpmap:\n")
+	f.Fuzz(func(t *testing.T, raw string) {
+		info, err := parseSDP(raw)
+		if err != nil {
+			return
+		}
+		out := trimOffer(raw, info)
+		if len(out) > len(raw) {
+			t.Fatalf("trimming grew the offer from %d to %d bytes", len(raw), len(out))
+		}
+		got, err := parseSDP(out)
+		if err != nil {
+			t.Fatalf("the trimmed offer does not parse: %v\n%q", err, out)
+		}
+		if len(got.media) != len(info.media) {
+			t.Fatalf("%d sections after trimming, %d before", len(got.media), len(info.media))
+		}
+		for i, m := range info.media {
+			var served []string
+			for _, c := range m.codecs {
+				if servedCodec(m.kind, c.name) {
+					served = append(served, c.pt+" "+c.name+" "+c.fmtp)
+				}
+			}
+			var kept []string
+			for _, c := range got.media[i].codecs {
+				kept = append(kept, c.pt+" "+c.name+" "+c.fmtp)
+			}
+			if len(served) > 0 && (m.kind == "audio" || m.kind == "video") && strings.Join(kept, "|") != strings.Join(served, "|") {
+				t.Fatalf("section %d: kept %q, want the served formats %q", i, kept, served)
+			}
+		}
+	})
+}
