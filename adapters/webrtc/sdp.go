@@ -220,7 +220,8 @@ func dropFormats(line string, drop map[string]bool) string {
 }
 
 // formatAttribute returns the payload format an a=rtpmap, a=fmtp or
-// a=rtcp-fb line is about ("" for any other line, and for rtcp-fb's "*").
+// a=rtcp-fb line names ("*" for rtcp-fb's wildcard, which is no format,
+// so that its lines stay; "" for any other line).
 func formatAttribute(line string) string {
 	for _, prefix := range []string{"a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"} {
 		if rest, ok := strings.CutPrefix(line, prefix); ok {
