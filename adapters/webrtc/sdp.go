@@ -204,9 +204,7 @@ func unservedFormats(m mediaInfo) map[string]bool {
 // dropFormats removes the formats in drop from an "m=kind port proto
 // fmt..." line.
 func dropFormats(line string, drop map[string]bool) string {
-	body := strings.TrimRight(line, "\r\n")
-	eol := line[len(body):]
-	fields := strings.Fields(body)
+	fields, rest := mLineFields(line)
 	if len(fields) < 4 {
 		return line
 	}
@@ -216,7 +214,17 @@ func dropFormats(line string, drop map[string]bool) string {
 			kept = append(kept, f)
 		}
 	}
-	return strings.Join(kept, " ") + eol
+	return strings.Join(kept, " ") + rest
+}
+
+// mLineFields splits an m= line as pion reads it: fields apart by spaces
+// or tabs, up to the first CR or LF; rest is the line from there on.
+func mLineFields(line string) (fields []string, rest string) {
+	end := strings.IndexAny(line, "\r\n")
+	if end < 0 {
+		end = len(line)
+	}
+	return strings.FieldsFunc(line[:end], func(r rune) bool { return r == ' ' || r == '\t' }), line[end:]
 }
 
 // formatAttribute returns the payload format an a=rtpmap, a=fmtp or
@@ -255,9 +263,7 @@ func preferH264(raw string, info sdpInfo) string {
 
 // reorderMLine reorders the formats of one "m=video port proto fmt..." line.
 func reorderMLine(line string, codecs []codecInfo) string {
-	body := strings.TrimRight(line, "\r\n")
-	eol := line[len(body):]
-	fields := strings.Fields(body)
+	fields, eol := mLineFields(line)
 	if len(fields) < 4 {
 		return line
 	}

@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -227,6 +228,20 @@ func FuzzTrimOffer(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the trimmed offer does not parse: %v\n%q", err, out)
 		}
+		// A publisher's offer is then reordered (answerOffer): the same
+		// formats in each section.
+		reordered, err := parseSDP(preferH264(out, info))
+		if err != nil {
+			t.Fatalf("the trimmed, reordered offer does not parse: %v\n%q", err, preferH264(out, info))
+		}
+		for i := range got.media {
+			a, b := formatsOf(got.media[i]), formatsOf(reordered.media[i])
+			slices.Sort(a)
+			slices.Sort(b)
+			if !slices.Equal(a, b) {
+				t.Fatalf("section %d: formats %q after reordering, %q before", i, b, a)
+			}
+		}
 		if len(got.media) != len(info.media) {
 			t.Fatalf("%d sections after trimming, %d before", len(got.media), len(info.media))
 		}
@@ -246,4 +261,12 @@ func FuzzTrimOffer(f *testing.F) {
 			}
 		}
 	})
+}
+
+func formatsOf(m mediaInfo) []string {
+	var pts []string
+	for _, c := range m.codecs {
+		pts = append(pts, c.pt)
+	}
+	return pts
 }
