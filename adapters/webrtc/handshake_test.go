@@ -8,7 +8,6 @@ import (
 	"github.com/colony-live/colony/core/media"
 	"github.com/colony-live/colony/ports"
 	"github.com/pion/dtls/v3/pkg/protocol/handshake"
-	pion "github.com/pion/webrtc/v4"
 )
 
 // TestDTLSServerSendsNoCookie: a viewer on the muxed port, whose offer
@@ -31,16 +30,7 @@ func TestDTLSServerSendsNoCookie(t *testing.T) {
 		mu.Unlock()
 		return &m
 	})
-	pc, err := clientAPIWith(t, se).NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.GracefulClose() })
-	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", pc)
-	waitConnected(t, pc)
+	connectVideoViewer(t, se, hs.URL+"/LiveApp/whep/cam1")
 	mu.Lock()
 	defer mu.Unlock()
 	// A ClientHello at all says the viewer was the DTLS client.

@@ -522,6 +522,23 @@ func (v *seqViewer) nack(t *testing.T, seqs []uint16) {
 	}
 }
 
+// connectVideoViewer plays url with a video-only WHEP viewer of settings
+// se and waits for it to connect; it is closed when the test ends.
+func connectVideoViewer(t *testing.T, se pion.SettingEngine, url string) *pion.PeerConnection {
+	t.Helper()
+	pc, err := clientAPIWith(t, se).NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.GracefulClose() })
+	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	playWHEP(t, url, pc)
+	waitConnected(t, pc)
+	return pc
+}
+
 // playWHEP posts pc's gathered offer to url, requires 201 Created and
 // applies the answer; it returns the response.
 func playWHEP(t *testing.T, url string, pc *pion.PeerConnection) *http.Response {

@@ -79,16 +79,7 @@ func TestServerSendsNoKeepalives(t *testing.T) {
 	var requests atomic.Int64
 	se := clientSettings()
 	se.SetNet(stunCountNet{Net: n, requests: &requests})
-	pc, err := clientAPIWith(t, se).NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.GracefulClose() })
-	if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	playWHEP(t, hs.URL+"/LiveApp/whep/cam1", pc)
-	waitConnected(t, pc)
+	pc := connectVideoViewer(t, se, hs.URL+"/LiveApp/whep/cam1")
 	time.Sleep(500 * time.Millisecond) // the checks of the connecting phase are over
 	before := requests.Load()
 	time.Sleep(4500 * time.Millisecond)
