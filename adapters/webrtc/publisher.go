@@ -110,11 +110,11 @@ func (s *Server) newPublisher(key stream.Key, pub ports.Publication, remoteAddr 
 	return pb, nil
 }
 
-// answerOffer answers the publisher's offer, preferring H.264 (and
-// leaving out what the server does not serve: trimOffer), and notes
+// answerOffer answers the publisher's offer, preferring H.264 and
+// leaving out what the server does not serve (rewriteOffer), and notes
 // which media the answer accepts.
 func (pb *publisher) answerOffer(ctx context.Context, offer string, info sdpInfo, trickle bool) (string, error) {
-	ans, err := pb.answer(ctx, preferH264(trimOffer(offer, info), info), trickle)
+	ans, err := pb.answer(ctx, rewriteOffer(offer, info, true), trickle)
 	if err != nil {
 		return "", err
 	}

@@ -144,17 +144,25 @@ func servedCodec(kind, name string) bool {
 	return false
 }
 
-// trimOffer drops from an offer's audio and video sections the payload
-// formats of codecs the server does not register (servedCodec), with
-// their rtpmap, fmtp and rtcp-fb lines; a section that would be left with
-// none is kept whole (pion then rejects it, as before). pion answers only
-// the formats both sides have, so the answer is the same. But pion
-// matches every offered format against every registered one, parsing
-// their fmtp lines anew each time: a browser's offer lists thirty-odd
-// video formats (VP9, AV1, H.265, each with its RTX, RED, ULPFEC), and
-// that matching was about 40 % of the server's CPU for a viewer's join
-// (BenchmarkWHEPAnswer, BENCHMARKS.md).
-func trimOffer(raw string, info sdpInfo) string {
+// rewriteOffer prepares an offer for pion, changing only its audio and
+// video sections:
+//   - It drops the payload formats of codecs the server does not register
+//     (servedCodec), with their rtpmap, fmtp and rtcp-fb lines; a section
+//     that would be left with none is kept whole (pion then rejects it, as
+//     before). pion answers only the formats both sides have, so the
+//     answer is the same. But pion matches every offered format against
+//     every registered one, parsing their fmtp lines anew each time: a
+//     browser's offer lists thirty-odd video formats (VP9, AV1, H.265,
+//     each with its RTX, RED, ULPFEC), and that matching was about 40 % of
+//     the server's CPU for a viewer's join (BenchmarkWHEPAnswer,
+//     BENCHMARKS.md).
+//   - With h264First (a publisher's offer), it puts the H.264 formats of
+//     video sections first (packetization-mode=1 before the others),
+//     keeping the order otherwise. Browsers send the first codec of the
+//     answer, and pion answers in the offer's order: Chromium lists VP8
+//     first, while Colony wants H.264, which HLS can package without
+//     transcoding.
+func rewriteOffer(raw string, info sdpInfo, h264First bool) string {
 	lines := strings.SplitAfter(raw, "\n")
 	out := make([]string, 0, len(lines))
 	section := -1
@@ -164,10 +172,9 @@ func trimOffer(raw string, info sdpInfo) string {
 			section++
 			drop = nil
 			if section < len(info.media) {
-				drop = unservedFormats(info.media[section])
-			}
-			if len(drop) > 0 {
-				line = dropFormats(line, drop)
+				m := info.media[section]
+				drop = unservedFormats(m)
+				line = rewriteMLine(line, m, drop, h264First && m.kind == "video")
 			}
 		} else if len(drop) > 0 && drop[formatAttribute(line)] {
 			continue
@@ -201,20 +208,45 @@ func unservedFormats(m mediaInfo) map[string]bool {
 	return drop
 }
 
-// dropFormats removes the formats in drop from an "m=kind port proto
-// fmt..." line.
-func dropFormats(line string, drop map[string]bool) string {
+// rewriteMLine removes the formats in drop from the "m=kind port proto
+// fmt..." line of m and, with h264First, puts its H.264 formats first.
+func rewriteMLine(line string, m mediaInfo, drop map[string]bool, h264First bool) string {
+	if len(drop) == 0 && !h264First {
+		return line
+	}
 	fields, rest := mLineFields(line)
 	if len(fields) < 4 {
 		return line
 	}
-	kept := fields[:3:3]
+	formats := fields[:3:3]
 	for _, f := range fields[3:] {
 		if !drop[f] {
-			kept = append(kept, f)
+			formats = append(formats, f)
 		}
 	}
-	return strings.Join(kept, " ") + rest
+	if h264First {
+		rank := map[string]int{}
+		for _, c := range m.codecs {
+			switch {
+			case c.name == "h264" && strings.Contains(c.fmtp, "packetization-mode=1"):
+				rank[c.pt] = 0
+			case c.name == "h264":
+				rank[c.pt] = 1
+			}
+		}
+		slices.SortStableFunc(formats[3:], func(a, b string) int {
+			ra, ok := rank[a]
+			if !ok {
+				ra = 2
+			}
+			rb, ok := rank[b]
+			if !ok {
+				rb = 2
+			}
+			return ra - rb
+		})
+	}
+	return strings.Join(formats, " ") + rest
 }
 
 // mLineFields splits an m= line as pion reads it: fields apart by spaces
@@ -238,60 +270,6 @@ func formatAttribute(line string) string {
 		}
 	}
 	return ""
-}
-
-// preferH264 rewrites the video m= lines of an offer so that H.264 formats
-// come first (packetization-mode=1 before the others), keeping the order
-// otherwise. Browsers send the first codec of the answer, and pion answers
-// in the offer's order: Chromium lists VP8 first, while Colony wants H.264,
-// which HLS can package without transcoding. Only the m= lines change.
-func preferH264(raw string, info sdpInfo) string {
-	lines := strings.SplitAfter(raw, "\n")
-	section := -1
-	for i, line := range lines {
-		if !strings.HasPrefix(line, "m=") {
-			continue
-		}
-		section++
-		if section >= len(info.media) || info.media[section].kind != "video" {
-			continue
-		}
-		lines[i] = reorderMLine(line, info.media[section].codecs)
-	}
-	return strings.Join(lines, "")
-}
-
-// reorderMLine reorders the formats of one "m=video port proto fmt..." line.
-func reorderMLine(line string, codecs []codecInfo) string {
-	fields, eol := mLineFields(line)
-	if len(fields) < 4 {
-		return line
-	}
-	formats := fields[3:]
-	rank := map[string]int{}
-	for _, c := range codecs {
-		switch {
-		case c.name == "h264" && strings.Contains(c.fmtp, "packetization-mode=1"):
-			rank[c.pt] = 0
-		case c.name == "h264":
-			rank[c.pt] = 1
-		default:
-			rank[c.pt] = 2
-		}
-	}
-	sorted := slices.Clone(formats)
-	slices.SortStableFunc(sorted, func(a, b string) int {
-		ra, ok := rank[a]
-		if !ok {
-			ra = 2
-		}
-		rb, ok := rank[b]
-		if !ok {
-			rb = 2
-		}
-		return ra - rb
-	})
-	return strings.Join(append(fields[:3:3], sorted...), " ") + eol
 }
 
 // leavesDTLSRole reports whether the offer leaves the DTLS role to the

@@ -66,7 +66,7 @@ func (s *Server) handleWHEP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	answer, err := pl.answer(r.Context(), trimOffer(offer, info), false)
+	answer, err := pl.answer(r.Context(), rewriteOffer(offer, info, false), false)
 	if err != nil {
 		pl.close(err)
 		s.httpError(w, r, err)
