@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -169,6 +170,51 @@ func TestPlanBacklog(t *testing.T) {
 	t.Run("empty", func(t *testing.T) {
 		if _, _, _, ok := planBacklog(nil, 0, playable); ok {
 			t.Fatal("ok without backlog")
+		}
+	})
+}
+
+// The start-up burst waits burstGap per burstSlice of frames sent, and no
+// more than the slices owed: frames are never split, so a keyframe larger
+// than a slice goes at once and the wait after it covers all of it.
+// (Timers never fire early, so the least time is exact; a missing wait
+// would take none.)
+func TestBurstPacer(t *testing.T) {
+	const kb = 1 << 10
+	for _, tc := range []struct {
+		name   string
+		frames []int
+		slices int // burstGaps waited in all
+		owed   int // bytes left towards the next slice
+	}{
+		{"under a slice", []int{10 * kb, 10 * kb}, 0, 20 * kb},
+		{"one slice", []int{burstSlice}, 1, 0},
+		{"a keyframe of two slices and more", []int{70 * kb}, 2, 70*kb - 2*burstSlice},
+		{"a GOP of small frames", []int{8 * kb, 8 * kb, 8 * kb, 8 * kb, 8 * kb, 8 * kb, 8 * kb, 8 * kb, 8 * kb, 8 * kb}, 2, 80*kb - 2*burstSlice},
+		{"keyframe, then frames", []int{40 * kb, 12 * kb, 12 * kb, 12 * kb}, 2, 76*kb - 2*burstSlice},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p burstPacer
+			start := time.Now()
+			for _, n := range tc.frames {
+				if !p.sent(t.Context(), n) {
+					t.Fatal("sent reported an ended context")
+				}
+			}
+			if took, want := time.Since(start), time.Duration(tc.slices)*burstGap; took < want {
+				t.Errorf("burst of %v took %v, want at least %v", tc.frames, took, want)
+			}
+			if p.owed != tc.owed {
+				t.Errorf("owed %d bytes, want %d", p.owed, tc.owed)
+			}
+		})
+	}
+	t.Run("session ends during a wait", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		var p burstPacer
+		if p.sent(ctx, 100*burstSlice) { // 200 ms owed
+			t.Error("sent waited out a burst whose session had ended")
 		}
 	})
 }
