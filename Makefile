@@ -10,7 +10,7 @@ BIN := bin
 FUZZTIME ?= 10000x
 E2E_TIMEOUT ?= 20m
 
-.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web plugins proto bench-full bench-edge bench-deps
+.PHONY: help build run test test-deps vet unit e2e fuzz ferretdb bench clean tidy-check web plugins proto bench-full bench-churn bench-edge bench-deps
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench: build bench-deps ## Go benchmarks of the hot paths, then the short load m
 
 bench-full: build bench-deps ## the full load matrix (about 15 min): HLS 1-500, LL-HLS 1-200, WHEP 1-400, nginx-rtmp beside
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh full
+
+bench-churn: build bench-deps ## viewers joining and leaving all the time (about 8 min): first frames, loss and what the server keeps once they are gone
+	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh churn
 
 bench-edge: build ferretdb ## the load matrix through the edge of a two-node cluster (about 6 min)
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony FERRETDB_BIN=$(CURDIR)/$(BIN)/ferretdb bash scripts/bench/matrix.sh edge

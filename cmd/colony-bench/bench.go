@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sync"
@@ -22,7 +23,8 @@ type bench struct {
 
 	pub    *publisher
 	pubErr chan error
-	rtc    *rtcShared // what the WebRTC viewers share
+	rtc    *rtcShared   // what the WebRTC viewers share
+	gauges *gaugeReader // nil: no --server-metrics
 }
 
 // viewerRunner is one viewer of any kind.
@@ -88,6 +90,13 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 		}
 	}
 
+	var gaugesBefore map[string]float64
+	if b.gauges != nil {
+		if gaugesBefore, err = b.gauges.read(ctx); err != nil {
+			return res, err
+		}
+	}
+
 	win := &window{}
 	var probe *segmentProbe
 	if b.targets.probes(st.Mode) {
@@ -97,11 +106,24 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 	vctx, stopViewers := context.WithCancel(ctx)
 	defer stopViewers()
 	var wg sync.WaitGroup
+	var smu sync.Mutex // guards stats while churning viewers add theirs
 	stats := make([]*viewerStats, 0, st.Viewers)
 	ramp := b.timing.ramp(st.Viewers)
 	for i := range st.Viewers {
 		if i > 0 && !sleepCtx(ctx, ramp/time.Duration(st.Viewers)) {
 			break
+		}
+		if st.Churn.on() {
+			wg.Go(func() {
+				b.churnSlot(vctx, st, i, func() (viewerRunner, *viewerStats) {
+					s := newViewerStats(win, time.Now())
+					smu.Lock()
+					stats = append(stats, s)
+					smu.Unlock()
+					return b.newViewer(st.Mode, u, client, s), s
+				})
+			})
+			continue
 		}
 		s := newViewerStats(win, time.Now())
 		stats = append(stats, s)
@@ -112,7 +134,7 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 			}
 		})
 	}
-	b.log.Info("viewers started", "mode", st.Mode, "viewers", len(stats))
+	b.log.Info("viewers started", "run", st.name())
 	sleepCtx(ctx, b.timing.Warmup)
 
 	mctx, stopMon := context.WithCancel(ctx)
@@ -135,6 +157,12 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 	win.close(winEnd)
 	stopMon()
 	mwg.Wait()
+	var gaugesEnd map[string]float64
+	if b.gauges != nil {
+		if gaugesEnd, err = b.gauges.read(ctx); err != nil {
+			return res, err
+		}
+	}
 
 	// Let retransmissions of the last packets land, then stop the viewers.
 	sleepCtx(ctx, 300*time.Millisecond)
@@ -143,13 +171,30 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 		probe.stop()
 		probe.fill(&res, win)
 	}
+	left := time.Now()
 	if !waitTimeout(&wg, 20*time.Second) {
-		b.log.Warn("viewers did not stop within 20 s", "mode", st.Mode)
+		b.log.Warn("viewers did not stop within 20 s", "run", st.name())
 	}
+	if b.gauges != nil {
+		client.CloseIdleConnections() // as the viewers' browsers would, in time
+		after, at, err := b.gauges.settled(ctx, gaugesBefore, left)
+		if err != nil {
+			return res, err
+		}
+		res.ServerGauges = make(map[string]gaugeReadings, len(after))
+		for n, v := range after {
+			res.ServerGauges[n] = gaugeReadings{Before: gaugesBefore[n], End: gaugesEnd[n], After: v, AfterS: round1(at.Seconds())}
+		}
+	}
+	smu.Lock()
+	defer smu.Unlock()
 	for _, s := range stats {
 		s.finish(winEnd)
 	}
 	aggregate(&res, stats, winStart, winEnd)
+	if st.Churn.on() {
+		res.churned(st)
+	}
 	res.Generator, err = self.Usage()
 	if err != nil {
 		return res, fmt.Errorf("own CPU: %w", err)
@@ -172,6 +217,36 @@ func (b *bench) run(ctx context.Context, st step) (result, error) {
 	}
 	return res, ctx.Err()
 }
+
+// churnSlot keeps one viewer playing until ctx ends: each leaves after a
+// lifetime drawn from st.Churn, and next starts its successor at once (a
+// moment later after a failure). A WHEP viewer leaving deletes its session
+// every other time, and otherwise only closes its connection, as a closed
+// browser tab may.
+func (b *bench) churnSlot(ctx context.Context, st step, slot int, next func() (viewerRunner, *viewerStats)) {
+	rng := rand.New(rand.NewPCG(uint64(slot), uint64(time.Now().UnixNano())))
+	for n := 0; ctx.Err() == nil; n++ {
+		v, s := next()
+		if w, ok := v.(*whepViewer); ok {
+			w.noDelete = n%2 == 1
+		}
+		life := st.Churn.lifetime(rng)
+		sctx, cancel := context.WithTimeout(ctx, life)
+		err := v.Run(sctx)
+		cancel()
+		s.leave(time.Now())
+		if err == nil && ctx.Err() == nil && !s.hasFirstFrame() {
+			err = fmt.Errorf("%w in its %v", errNoFrame, life)
+		}
+		if err != nil {
+			s.fail(err)
+			sleepCtx(ctx, time.Second)
+		}
+	}
+}
+
+// errNoFrame: a churning viewer left without having played.
+var errNoFrame = errors.New("no frame")
 
 func (b *bench) newViewer(mode, u string, client *http.Client, s *viewerStats) viewerRunner {
 	switch mode {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"path"
 	"strconv"
@@ -106,9 +107,58 @@ func (t timing) ramp(n int) time.Duration {
 type step struct {
 	Mode    string
 	Viewers int
+	// Churn, when set, makes each viewer leave after a lifetime in its
+	// range, a new one taking its place at once: Viewers is then the
+	// audience, kept up by a stream of joins and departures.
+	Churn churn
 }
 
-// parseSteps reads "hls:1,llhls:50,whep:10".
+// name is how results and errors name the step: MODE:VIEWERS[@CHURN].
+func (st step) name() string {
+	n := fmt.Sprintf("%s:%d", st.Mode, st.Viewers)
+	if st.Churn.on() {
+		n += "@" + st.Churn.String()
+	}
+	return n
+}
+
+// churn is the range of a churning viewer's lifetime.
+type churn struct {
+	Min, Max time.Duration
+}
+
+func (c churn) on() bool { return c.Max > 0 }
+
+func (c churn) String() string {
+	if c.Min == c.Max {
+		return c.Min.String()
+	}
+	return c.Min.String() + "-" + c.Max.String()
+}
+
+// lifetime draws a lifetime, uniform in [Min, Max].
+func (c churn) lifetime(r *rand.Rand) time.Duration {
+	if c.Max <= c.Min {
+		return c.Min
+	}
+	return c.Min + time.Duration(r.Int64N(int64(c.Max-c.Min)+1))
+}
+
+// parseChurn reads "5s-15s" or "10s".
+func parseChurn(s string) (churn, error) {
+	lo, hi, ranged := strings.Cut(s, "-")
+	if !ranged {
+		hi = lo
+	}
+	shortest, err1 := time.ParseDuration(lo)
+	longest, err2 := time.ParseDuration(hi)
+	if err1 != nil || err2 != nil || shortest <= 0 || longest < shortest {
+		return churn{}, fmt.Errorf("%w: churn %q: want a lifetime like 10s or a range like 5s-15s", errConfig, s)
+	}
+	return churn{Min: shortest, Max: longest}, nil
+}
+
+// parseSteps reads "hls:1,llhls:50,whep:10,whep:100@5s-15s".
 func parseSteps(s string) ([]step, error) {
 	var out []step
 	for _, f := range strings.Split(s, ",") {
@@ -116,12 +166,19 @@ func parseSteps(s string) ([]step, error) {
 		if f == "" {
 			continue
 		}
+		f, lives, churning := strings.Cut(f, "@")
 		m, n, ok := strings.Cut(f, ":")
 		v, err := strconv.Atoi(n)
 		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("%w: run %q: want MODE:VIEWERS", errConfig, f)
+			return nil, fmt.Errorf("%w: run %q: want MODE:VIEWERS or MODE:VIEWERS@LIFETIME", errConfig, f)
 		}
-		out = append(out, step{Mode: m, Viewers: v})
+		st := step{Mode: m, Viewers: v}
+		if churning {
+			if st.Churn, err = parseChurn(lives); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, st)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: no runs", errConfig)

@@ -92,6 +92,7 @@ func newFakeTarget(t *testing.T, variant gohlslib.MuxerVariant, dropEvery int) *
 	mx.HandleFunc("POST /whep", f.whepPost)
 	mx.HandleFunc("DELETE /whep/{id}", f.whepDelete)
 	mx.HandleFunc("/ws", f.ws)
+	mx.HandleFunc("GET /metrics", f.metrics)
 	hs := httptest.NewServer(mx)
 	f.url = hs.URL
 
@@ -209,6 +210,20 @@ func (f *fakeTarget) whepPost(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "whep/"+id) // relative, as the spec allows
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, pc.LocalDescription().SDP)
+}
+
+// metrics serves a Prometheus page with the WHEP sessions whose
+// connection is neither closed nor failed.
+func (f *fakeTarget) metrics(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	n := 0
+	for id, pc := range f.pcs {
+		if s := pc.ConnectionState(); !strings.HasPrefix(id, "ws-") && s != webrtc.PeerConnectionStateClosed && s != webrtc.PeerConnectionStateFailed {
+			n++
+		}
+	}
+	f.mu.Unlock()
+	fmt.Fprintf(w, "# HELP fake_whep_sessions WHEP sessions open.\n# TYPE fake_whep_sessions gauge\nfake_whep_sessions %d\n", n)
 }
 
 // closeAll closes every PeerConnection, as a server shedding its viewers.

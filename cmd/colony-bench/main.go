@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -40,6 +41,9 @@ func targetFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "ramp", Usage: "time over which viewers join (default 10 ms per viewer, at most 5 s)"},
 		&cli.DurationFlag{Name: "lead", Value: 6 * time.Second, Usage: "time between the start of publishing and the first run (lets the server fill its playlists)"},
 		&cli.IntFlag{Name: "server-pid", Usage: "report CPU and peak RSS of this `PID` and its descendants"},
+		&cli.StringFlag{Name: "server-metrics", Usage: "the server's Prometheus metrics `URL`: each run reports the --server-gauges before the viewers join, at the end of the window and once they have left"},
+		&cli.StringSliceFlag{Name: "server-gauges", Value: cli.NewStringSlice("go_goroutines"), Usage: "`NAME`s of the gauges read from --server-metrics (each summed over its labels)"},
+		&cli.DurationFlag{Name: "settle", Value: 30 * time.Second, Usage: "how long after the viewers leave the gauges may take to come back to their values before the run"},
 		&cli.StringFlag{Name: "clip", Value: "testdata/clip-720p30.mp4", Usage: "MP4 `FILE` (H.264, optional AAC) to publish"},
 		&cli.StringFlag{Name: "label", Usage: "name of the target in the results (e.g. colony, nginx)"},
 		&cli.BoolFlag{Name: "viewer-gro", Usage: "WebRTC viewers' sockets take UDP GRO (Linux): a server's GSO batch reaches a viewer as one read, which it splits. On loopback the sender's system call does the receiving too, so this keeps most of the viewers' receive work off the server's CPU figure"},
@@ -67,7 +71,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:  "matrix",
 				Usage: "several runs in a row against one target, publishing throughout",
 				Flags: append(targetFlags(),
-					&cli.StringFlag{Name: "runs", Value: "hls:1,llhls:1,whep:1,ws:1", Usage: "`MODE:VIEWERS,...` to run in order"},
+					&cli.StringFlag{Name: "runs", Value: "hls:1,llhls:1,whep:1,ws:1", Usage: "`MODE:VIEWERS,...` to run in order; MODE:VIEWERS@5s-15s keeps VIEWERS viewers playing, each leaving after a lifetime in the range and replaced at once (churn)"},
 					&cli.DurationFlag{Name: "pause", Value: 2 * time.Second, Usage: "rest between runs"}),
 				Action: func(c *cli.Context) error {
 					steps, err := parseSteps(c.String("runs"))
@@ -108,6 +112,10 @@ func runSteps(c *cli.Context, stdout, stderr io.Writer, steps []step) error {
 	if err := b.targets.check(); err != nil {
 		return err
 	}
+	if u := c.String("server-metrics"); u != "" {
+		b.gauges = &gaugeReader{url: u, names: c.StringSlice("server-gauges"), settle: c.Duration("settle"),
+			client: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}}
+	}
 	var err error
 	if b.rtc, err = newRTCShared(c.Bool("viewer-gro")); err != nil {
 		return err
@@ -140,7 +148,7 @@ func runSteps(c *cli.Context, stdout, stderr io.Writer, steps []step) error {
 		}
 		res, err := b.run(c.Context, st)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: %w", st.Mode, st.Viewers, err))
+			errs = append(errs, fmt.Errorf("%s: %w", st.name(), err))
 			if c.Context.Err() != nil || b.publisherFailed() != nil {
 				break
 			}

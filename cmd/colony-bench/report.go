@@ -40,6 +40,9 @@ func writeTable(w io.Writer, rs []result) error {
 			return fmt.Sprintf("%.0f", v)
 		}
 		mode := r.Mode
+		if r.Churn != "" {
+			mode += "@" + r.Churn
+		}
 		if r.ViewerGRO {
 			mode += "+gro"
 		}
@@ -60,7 +63,10 @@ func writeTable(w io.Writer, rs []result) error {
 		}
 	}
 	for _, r := range rs {
-		if line := segmentLine(r); line != "" {
+		for _, line := range []string{churnLine(r), gaugeLine(r), segmentLine(r)} {
+			if line == "" {
+				continue
+			}
 			if _, err := fmt.Fprintln(w, line); err != nil {
 				return err
 			}
@@ -68,7 +74,7 @@ func writeTable(w io.Writer, rs []result) error {
 	}
 	for _, r := range rs {
 		for _, e := range r.Errors {
-			if _, err := fmt.Fprintf(w, "%s %s:%d: %s\n", r.Label, r.Mode, r.Viewers, e); err != nil {
+			if _, err := fmt.Fprintf(w, "%s %s: %s\n", r.Label, r.name(), e); err != nil {
 				return err
 			}
 		}
@@ -77,7 +83,7 @@ func writeTable(w io.Writer, rs []result) error {
 			return cmp.Or(r.ErrorCounts[b]-r.ErrorCounts[a], strings.Compare(a, b))
 		})
 		for _, k := range kinds {
-			if _, err := fmt.Fprintf(w, "%s %s:%d: %d viewers failed: %s\n", r.Label, r.Mode, r.Viewers, r.ErrorCounts[k], k); err != nil {
+			if _, err := fmt.Fprintf(w, "%s %s: %d viewers failed: %s\n", r.Label, r.name(), r.ErrorCounts[k], k); err != nil {
 				return err
 			}
 		}
@@ -114,12 +120,35 @@ func readResults(r io.Reader) ([]result, error) {
 	return out, sc.Err()
 }
 
+// churnLine describes a churn run's sessions, if it churned.
+func churnLine(r result) string {
+	if r.Churn == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s %s: %d viewer sessions of %s each, %d played, %d failed; first frame %.0f / %.0f / %.0f ms p50 / p95 / max",
+		r.Label, r.name(), r.Sessions, r.Churn, r.Connected, r.Failed, r.TTFF.P50, r.TTFF.P95, r.TTFF.Max)
+}
+
+// gaugeLine gives the server's gauges of r, if they were read.
+func gaugeLine(r result) string {
+	if len(r.ServerGauges) == 0 {
+		return ""
+	}
+	names := slices.Sorted(maps.Keys(r.ServerGauges))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		g := r.ServerGauges[n]
+		parts[i] = fmt.Sprintf("%s %g before, %g at the end, %g %.1f s after the viewers left", n, g.Before, g.End, g.After, g.AfterS)
+	}
+	return fmt.Sprintf("%s %s: server %s", r.Label, r.name(), strings.Join(parts, "; "))
+}
+
 // segmentLine describes the segment probe's figures of r, if it ran.
 func segmentLine(r result) string {
 	if r.SegmentDelay == nil {
 		return ""
 	}
-	head := fmt.Sprintf("%s %s:%d: segments listed at the played URL", r.Label, r.Mode, r.Viewers)
+	head := fmt.Sprintf("%s %s: segments listed at the played URL", r.Label, r.name())
 	counts := fmt.Sprintf("(%d matched, %d only at the reference, %d only at the played URL)",
 		r.SegmentsMatched, r.SegmentsRefOnly, r.SegmentsPlayedOnly)
 	var line string

@@ -33,12 +33,18 @@ type result struct {
 	Label     string  `json:"label,omitempty"`
 	Mode      string  `json:"mode"`
 	URL       string  `json:"url"`
-	Viewers   int     `json:"viewers"`              // started
+	Viewers   int     `json:"viewers"`              // started (with churn: the audience kept up)
 	ViewerGRO bool    `json:"viewer_gro,omitempty"` // WebRTC viewers' sockets took UDP GRO (--viewer-gro)
-	Connected int     `json:"connected"`            // got a first decodable frame
+	Connected int     `json:"connected"`            // got a first decodable frame (with churn: sessions)
 	Active    int     `json:"active"`               // showed a frame in the last second of the window
-	Failed    int     `json:"failed"`               // ended with an error
+	Failed    int     `json:"failed"`               // ended with an error (with churn: sessions)
 	WindowS   float64 `json:"window_s"`
+	// Churn: each viewer left after a lifetime in this range ("5s-15s")
+	// and a new one took its place; Sessions counts the viewers started
+	// over the run, warm-up included, and Connected, Failed and the
+	// time to first frame are over them.
+	Churn    string `json:"churn,omitempty"`
+	Sessions int    `json:"sessions,omitempty"`
 
 	Bytes     int64   `json:"bytes"`   // all viewers, inside the window
 	RxMbps    float64 `json:"rx_mbps"` // all viewers
@@ -79,7 +85,11 @@ type result struct {
 	Publisher *publisherResult `json:"publisher,omitempty"`
 	Server    *procUsage       `json:"server,omitempty"`
 	Generator procUsage        `json:"generator"`
-	Errors    []string         `json:"errors,omitempty"` // first few distinct viewer errors
+	// ServerGauges are gauges read from the server's Prometheus page
+	// (--server-metrics), by name: before the viewers joined, at the end
+	// of the window, and once they had left.
+	ServerGauges map[string]gaugeReadings `json:"server_gauges,omitempty"`
+	Errors       []string                 `json:"errors,omitempty"` // first few distinct viewer errors
 	// ErrorCounts counts the viewers that failed by their error, the
 	// numbers in its words replaced by # (so that "CPU at 93%" and "CPU
 	// at 95%" count as one reason; URLs are left alone); at most maxErrorKinds kinds, the rest as "other".
@@ -96,6 +106,15 @@ type result struct {
 	SegmentsRefOnly    int    `json:"segments_ref_only,omitempty"`    // listed at the reference only
 	SegmentsPlayedOnly int    `json:"segments_played_only,omitempty"` // listed at the played URL only
 	SegmentProbeErr    string `json:"segment_probe_error,omitempty"`  // the first problem of each side
+}
+
+// name is how tables and errors name the run: MODE:VIEWERS[@CHURN].
+func (r result) name() string {
+	n := fmt.Sprintf("%s:%d", r.Mode, r.Viewers)
+	if r.Churn != "" {
+		n += "@" + r.Churn
+	}
+	return n
 }
 
 // maxErrorKinds bounds the distinct errors counted in a result.
@@ -135,7 +154,7 @@ func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 			if !s.handshakeSent.IsZero() && s.firstArrival.After(s.handshakeSent) {
 				ttffHS = append(ttffHS, ms(s.firstArrival.Sub(s.handshakeSent)))
 			}
-			if winEnd.Sub(s.lastFrame) <= time.Second {
+			if winEnd.Sub(s.lastFrame) <= time.Second && !s.gone(winEnd) {
 				r.Active++
 			}
 		}
@@ -187,6 +206,16 @@ func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 		r.LossPct = round2(100 * float64(r.LostPkts) / float64(expected))
 	} else if bad := r.Missing + r.HTTPErrors; bad > 0 {
 		r.LossPct = round2(100 * float64(bad) / float64(fetched+bad))
+	}
+}
+
+// churned makes a churn run's figures the audience's: Viewers the
+// audience kept up, Sessions the viewers started, frames per viewer over
+// the audience.
+func (r *result) churned(st step) {
+	r.Churn, r.Sessions, r.Viewers = st.Churn.String(), r.Viewers, st.Viewers
+	if r.WindowS > 0 {
+		r.FPSPerVwr = round1(float64(r.Frames) / r.WindowS / float64(r.Viewers))
 	}
 }
 

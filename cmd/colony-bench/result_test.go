@@ -133,3 +133,65 @@ func TestAggregateTTFFAfterHandshake(t *testing.T) {
 		t.Errorf("the table does not show the figure after the handshake as p50/p95:\n%s", out.String())
 	}
 }
+
+// A churning viewer that left inside the window is neither active nor
+// stalled for the time after it left; one that froze before leaving is.
+func TestAggregateChurn(t *testing.T) {
+	w := &window{}
+	t0 := time.Unix(1000, 0)
+	w.begin(t0)
+	end := t0.Add(10 * time.Second)
+	played := func(first, last, left time.Time) *viewerStats {
+		s := newViewerStats(w, first.Add(-10*time.Millisecond))
+		for at := first; !at.After(last); at = at.Add(time.Second / 30) {
+			s.frame(at, at, auInfo{})
+		}
+		if !left.IsZero() {
+			s.leave(left)
+		}
+		return s
+	}
+	stats := []*viewerStats{
+		played(t0.Add(time.Second), t0.Add(4*time.Second), t0.Add(4*time.Second+30*time.Millisecond)), // left playing
+		played(t0.Add(2*time.Second), t0.Add(5*time.Second), t0.Add(7*time.Second)),                   // froze 2 s, then left
+		played(t0.Add(5*time.Second), end.Add(-20*time.Millisecond), time.Time{}),                     // still playing
+	}
+	w.close(end)
+	for _, s := range stats {
+		s.finish(end)
+	}
+	var r result
+	aggregate(&r, stats, t0, end)
+	r.churned(step{Mode: modeWHEP, Viewers: 2, Churn: churn{Min: 3 * time.Second, Max: 6 * time.Second}})
+	if r.Viewers != 2 || r.Sessions != 3 || r.Connected != 3 || r.Active != 1 || r.Stalls != 1 || r.Churn != "3s-6s" {
+		t.Errorf("viewers %d sessions %d connected %d active %d stalls %d churn %q; want 2, 3, 3, 1, 1, 3s-6s",
+			r.Viewers, r.Sessions, r.Connected, r.Active, r.Stalls, r.Churn)
+	}
+	if want := round1(float64(r.Frames) / 10 / 2); r.FPSPerVwr != want {
+		t.Errorf("fps per viewer %v, want %v (over the audience of 2)", r.FPSPerVwr, want)
+	}
+}
+
+// A viewer's first second of frames is its start-up: counted as frames,
+// left out of the latency.
+func TestStartUpLeftOutOfLatency(t *testing.T) {
+	w := &window{}
+	t0 := time.Unix(1000, 0)
+	w.begin(t0)
+	s := newViewerStats(w, t0)
+	for i := range 60 { // two seconds at 30 fps, each frame 500 ms old at first, then 2 ms
+		at := t0.Add(time.Duration(i) * time.Second / 30)
+		age := 2 * time.Millisecond
+		if i < 5 {
+			age = 500 * time.Millisecond // a cached GOP's frames, sent ahead of the live edge
+		}
+		s.frame(at, at, auInfo{stamped: true, stamp: at.Add(-age).UnixNano()})
+	}
+	end := t0.Add(2 * time.Second)
+	w.close(end)
+	var r result
+	aggregate(&r, []*viewerStats{s}, t0, end)
+	if r.Frames != 60 || r.Latency.N != 30 || r.Latency.Max != 2 {
+		t.Errorf("frames %d, latency %+v; want 60 frames, 30 latencies (the second second) all 2 ms", r.Frames, r.Latency)
+	}
+}

@@ -104,6 +104,52 @@ func TestSmokeMatrix(t *testing.T) {
 	t.Logf("\n%s", stderr)
 }
 
+// With churn, viewers leave after their lifetime and others take their
+// places: more sessions than viewers, each playing, and the server's
+// gauge of open sessions is read before, at the end, and back at zero
+// once they have left, the sessions closed without a DELETE included.
+func TestSmokeChurn(t *testing.T) {
+	target := newFakeTarget(t, gohlslib.MuxerVariantLowLatency, 0)
+	stdout, stderr, err := runCLI(t, "matrix",
+		"--hls", target.url+"/hls/index.m3u8", "--whep", target.url+"/whep",
+		"--runs", "whep:2@2500ms-3500ms,llhls:2@1s-2s", "--duration", "6s", "--warmup", "500ms", "--pause", "0s",
+		"--server-metrics", target.url+"/metrics", "--server-gauges", "fake_whep_sessions", "--settle", "10s",
+		"--label", "fake", "--json")
+	if err != nil {
+		t.Fatalf("matrix: %v\n%s", err, stderr)
+	}
+	rs, err := readResults(strings.NewReader(stdout))
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("%d results (%v) from:\n%s\n%s", len(rs), err, stdout, stderr)
+	}
+	for i, want := range []string{"2.5s-3.5s", "1s-2s"} {
+		r := rs[i]
+		// Each viewer lives at most 3.5 s of the 6.5 s run: at least two
+		// sessions each, all of which play (the clip's keyframes come
+		// every second) but those the run's end cut short.
+		if r.Churn != want || r.Viewers != 2 || r.Sessions < 4 || r.Failed != 0 || r.Connected < r.Sessions-2 {
+			t.Errorf("%s: churn %q viewers %d sessions %d connected %d failed %d (%v)", r.Mode, r.Churn, r.Viewers, r.Sessions, r.Connected, r.Failed, r.Errors)
+		}
+		if r.Stalls != 0 || r.Latency.N == 0 {
+			t.Errorf("%s: %d stalls, latency %+v", r.Mode, r.Stalls, r.Latency)
+		}
+		g, ok := r.ServerGauges["fake_whep_sessions"]
+		switch {
+		case !ok:
+			t.Errorf("%s: no server gauge: %+v", r.Mode, r.ServerGauges)
+		case r.Mode == modeWHEP && (g.Before != 0 || g.End < 1 || g.End > 2 || g.After != 0 || g.AfterS > 10):
+			t.Errorf("whep: sessions %+v, want 0 before, 1-2 at the end, 0 after", g)
+		case r.Mode == modeLLHLS && (g.Before != 0 || g.End != 0 || g.After != 0):
+			t.Errorf("llhls: WHEP sessions %+v", g)
+		}
+	}
+	if !strings.Contains(stderr, "whep@2.5s-3.5s") || !strings.Contains(stderr, "fake whep:2@2.5s-3.5s: server fake_whep_sessions 0 before") ||
+		!strings.Contains(stderr, "viewer sessions of 2.5s-3.5s each") {
+		t.Errorf("table without the churn:\n%s", stderr)
+	}
+	t.Logf("\n%s", stderr)
+}
+
 // The hls.js-like viewer reads MPEG-TS segments too (nginx-rtmp's output).
 func TestSmokeMPEGTS(t *testing.T) {
 	target := newFakeTarget(t, gohlslib.MuxerVariantMPEGTS, 0)

@@ -231,7 +231,9 @@ func testWebRTCSocketArrival(t *testing.T, gro bool) {
 		modeWS: {&wsViewer{url: strings.Replace(target.url, "http://", "ws://", 1) + "/ws",
 			streamID: "stream1", stats: ws, rtc: sh}, ws},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Up to a second to the first keyframe, a second of start-up left out
+	// of the latency (startUp), then more than 30 frames.
+	ctx, cancel := context.WithTimeout(context.Background(), 3500*time.Millisecond)
 	defer cancel()
 	var wg sync.WaitGroup
 	for mode, v := range viewers {

@@ -8,6 +8,13 @@ import (
 // stallGap is the gap between displayed frames that counts as a stall.
 const stallGap = time.Second
 
+// startUp is how long after a viewer's first frame its frames stay out of
+// the latency figures: what comes first is its start-up (a server's cached
+// GOP, sent ahead of the live edge to show a picture at once, then the
+// player catching up), which the time to first frame measures. Viewers
+// that join before the window, as all do without churn, are past it.
+const startUp = time.Second
+
 // viewerStats is what one viewer measured. Its methods are safe for
 // concurrent use (an LL-HLS viewer has several goroutines).
 type viewerStats struct {
@@ -29,15 +36,16 @@ type viewerStats struct {
 	recvLatency   []float64 // arrival time - send time, ms
 	stalls        int
 	rebuffers     int
-	stuck         int   // HLS: playlist did not advance for 2 target durations
-	httpErrors    int   // HLS: failed requests (after the first frame)
-	missing       int   // HLS: segments or parts skipped because they left the playlist
-	fetched       int   // HLS: media segments or parts downloaded
-	expected      int64 // RTP: packets expected in the window
-	lost          int64 // RTP: packets never received (after NACK)
-	late          int64 // RTP: packets that filled a gap (NACK-repaired or reordered)
-	err           error // why the viewer ended early
-	retryErr      error // why the last attempt to start playing failed
+	stuck         int       // HLS: playlist did not advance for 2 target durations
+	httpErrors    int       // HLS: failed requests (after the first frame)
+	missing       int       // HLS: segments or parts skipped because they left the playlist
+	fetched       int       // HLS: media segments or parts downloaded
+	expected      int64     // RTP: packets expected in the window
+	lost          int64     // RTP: packets never received (after NACK)
+	late          int64     // RTP: packets that filled a gap (NACK-repaired or reordered)
+	left          time.Time // with churn: when the viewer left (zero: it played to the end)
+	err           error     // why the viewer ended early
+	retryErr      error     // why the last attempt to start playing failed
 }
 
 func newViewerStats(w *window, start time.Time) *viewerStats {
@@ -59,7 +67,7 @@ func (s *viewerStats) frame(display, arrival time.Time, info auInfo) {
 		return
 	}
 	s.frames++
-	if info.stamped {
+	if info.stamped && display.Sub(s.firstFrame) >= startUp {
 		sent := time.Unix(0, info.stamp)
 		s.latencies = append(s.latencies, ms(display.Sub(sent)))
 		s.recvLatency = append(s.recvLatency, ms(arrival.Sub(sent)))
@@ -138,10 +146,27 @@ func (s *viewerStats) fail(err error) {
 	s.mu.Unlock()
 }
 
-// finish counts a frozen picture at the end of the window as a stall.
+// leave records that a churning viewer left at t.
+func (s *viewerStats) leave(t time.Time) {
+	s.mu.Lock()
+	s.left = t
+	s.mu.Unlock()
+}
+
+// gone reports whether the viewer had left by t. s.mu is held.
+func (s *viewerStats) gone(t time.Time) bool { return !s.left.IsZero() && s.left.Before(t) }
+
+// finish counts a frozen picture at the end of the window, or when the
+// viewer left inside it, as a stall.
 func (s *viewerStats) finish(end time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.gone(end) {
+		if !s.win.contains(s.left) {
+			return // left before the window
+		}
+		end = s.left
+	}
 	if !s.lastFrame.IsZero() && end.Sub(s.lastFrame) > stallGap {
 		s.stalls++
 	}

@@ -22,6 +22,9 @@ type whepViewer struct {
 	client *http.Client
 	stats  *viewerStats
 	rtc    *rtcShared
+	// noDelete: leave without deleting the session, only closing the
+	// connection (DTLS close_notify), as a browser tab that is closed may.
+	noDelete bool
 }
 
 // Run plays until ctx ends or the connection fails.
@@ -55,7 +58,9 @@ func (v *whepViewer) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	defer v.teardown(location)
+	if !v.noDelete {
+		defer v.teardown(location)
+	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("whep answer: %w", err)
 	}

@@ -3,7 +3,7 @@
 # each fed by colony-bench's stamped RTMP publisher and played by its
 # viewers; prints one table of both and keeps the JSON lines.
 #
-#   scripts/bench/matrix.sh [short|full]
+#   scripts/bench/matrix.sh [short|full|churn|edge]
 #
 # short (make bench, about 3 minutes): 1 viewer of each kind, then 100 HLS,
 #   100 LL-HLS, 25 WHEP, 25 WebSocket viewers on Colony; 1 and 100 HLS
@@ -20,6 +20,12 @@
 #   ("segments listed at the played URL ... after the reference"), which
 #   the viewers' latency, with its +-40 ms from where their reloads fall,
 #   cannot show.
+# churn (about 8 minutes): audiences kept up by a stream of joins and
+#   departures, each viewer leaving after 5 to 15 s and replaced at once
+#   (WHEP 100, WebSocket 25, HLS 200, LL-HLS 100 on Colony; HLS 200 on
+#   nginx); 60 s measured per run. Colony's goroutines, WebRTC viewers and
+#   RSS are read from its /metrics before each run, at its end, and once
+#   they are back (or 45 s after the viewers left): what a leak would keep.
 # Environment: COLONY_BIN (default bin/colony, built if missing),
 # BENCH_BIN (default: bin/colony-bench, built afresh), OUT (results
 # directory, default a new one under /tmp), RUNS_COLONY,
@@ -50,6 +56,12 @@ full)
 	duration=${DURATION:-30s}
 	warmup=${WARMUP:-10s}
 	;;
+churn)
+	runs_colony=${RUNS_COLONY:-whep:100@5s-15s,ws:25@5s-15s,hls:200@5s-15s,llhls:100@5s-15s}
+	runs_nginx=${RUNS_NGINX:-hls:200@5s-15s}
+	duration=${DURATION:-60s}
+	warmup=${WARMUP:-5s}
+	;;
 edge)
 	runs_colony=${RUNS_COLONY:-hls:1,hls:200,llhls:1,llhls:200,whep:1,whep:100,whep:200}
 	runs_nginx=
@@ -57,7 +69,7 @@ edge)
 	warmup=${WARMUP:-10s}
 	;;
 *)
-	echo "usage: matrix.sh [short|full|edge]" >&2
+	echo "usage: matrix.sh [short|full|churn|edge]" >&2
 	exit 2
 	;;
 esac
@@ -149,8 +161,11 @@ c_http=${COLONY_HTTP_PORT:-19080}
 	--udp-mux-port "${COLONY_UDP_PORT:-19555}" --log-level warn ${COLONY_ARGS:-} >"$out/colony.log" 2>&1 &
 colony_pid=$!
 wait_live "127.0.0.1:$c_http"
+gauges=()
+[ "$profile" != churn ] || gauges=(--server-metrics "http://127.0.0.1:$c_http/metrics" --settle 45s
+	--server-gauges go_goroutines,colony_webrtc_viewers,process_resident_memory_bytes)
 echo "== colony (pid $colony_pid): $runs_colony" >&2
-"${bench[@]}" matrix --label colony --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" \
+"${bench[@]}" matrix --label colony --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" "${gauges[@]}" \
 	--rtmp "rtmp://127.0.0.1:$c_rtmp/LiveApp/bench" \
 	--hls "http://127.0.0.1:$c_http/LiveApp/streams/bench.m3u8" \
 	--whep "http://127.0.0.1:$c_http/LiveApp/whep/bench" \
