@@ -153,7 +153,7 @@ func (e *Engine) stopIdleCompanion(ctx context.Context, key stream.Key, to media
 		}
 		now := time.Now() // real time, like the pulls' idle watcher
 		e.mu.Lock()
-		if c.s.Readers() > 0 || now.Sub(c.handedAt) < idle {
+		if c.s.Readers() > 0 {
 			idleSince = time.Time{}
 			e.mu.Unlock()
 			continue
@@ -161,7 +161,10 @@ func (e *Engine) stopIdleCompanion(ctx context.Context, key stream.Key, to media
 		if idleSince.IsZero() {
 			idleSince = now
 		}
-		if now.Sub(idleSince) < idle {
+		// Both for idle: the last reader gone and the last hand-out (the
+		// two run concurrently, so a viewer that left at once is not
+		// waited for twice).
+		if now.Sub(idleSince) < idle || now.Sub(c.handedAt) < idle {
 			e.mu.Unlock()
 			continue
 		}

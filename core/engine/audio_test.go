@@ -196,3 +196,32 @@ func TestCompanionIdle(t *testing.T) {
 	}
 	waitClosed(t, "a companion handed out but never read stops too", second.Done())
 }
+
+// The idle wait runs from the last reader's leaving and from the last
+// hand-out at once: a viewer that came and went stops the companion
+// CompanionIdle after it came (and a tick), not after twice as long.
+func TestCompanionIdleStopsOnTime(t *testing.T) {
+	const idle = time.Second // ticks every 250 ms
+	b := &fakeBridge{}
+	h := newHarness(t, withBridge(b), func(c *Config, _ *Deps) { c.CompanionIdle = idle })
+	k := key("s1")
+	pub, _ := h.start(t, k)
+	defer pub.End(nil)
+
+	handed := time.Now()
+	s, err := h.e.OpusFor(ctxT(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // the viewer leaves at once
+	waitClosed(t, "the idle companion stops", s.Done())
+	// At the latest a tick after both waits end (1.25 s), plus scheduling;
+	// waiting for them one after the other takes 2 s at the least.
+	if took := time.Since(handed); took < idle || took >= 1900*time.Millisecond {
+		t.Errorf("stopped %v after it was handed out, want %v to %v", took, idle, idle+idle/4)
+	}
+}
