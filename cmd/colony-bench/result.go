@@ -154,7 +154,9 @@ func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 			if !s.handshakeSent.IsZero() && s.firstArrival.After(s.handshakeSent) {
 				ttffHS = append(ttffHS, ms(s.firstArrival.Sub(s.handshakeSent)))
 			}
-			if winEnd.Sub(s.lastFrame) <= time.Second && !s.gone(winEnd) {
+			// (A churning viewer started after the window, as the run
+			// stopped, has played only after it.)
+			if s.firstFrame.Before(winEnd) && winEnd.Sub(s.lastFrame) <= time.Second && !s.gone(winEnd) {
 				r.Active++
 			}
 		}

@@ -155,6 +155,7 @@ func TestAggregateChurn(t *testing.T) {
 		played(t0.Add(time.Second), t0.Add(4*time.Second), t0.Add(4*time.Second+30*time.Millisecond)), // left playing
 		played(t0.Add(2*time.Second), t0.Add(5*time.Second), t0.Add(7*time.Second)),                   // froze 2 s, then left
 		played(t0.Add(5*time.Second), end.Add(-20*time.Millisecond), time.Time{}),                     // still playing
+		played(end.Add(100*time.Millisecond), end.Add(200*time.Millisecond), time.Time{}),             // started as the run stopped
 	}
 	w.close(end)
 	for _, s := range stats {
@@ -163,8 +164,8 @@ func TestAggregateChurn(t *testing.T) {
 	var r result
 	aggregate(&r, stats, t0, end)
 	r.churned(step{Mode: modeWHEP, Viewers: 2, Churn: churn{Min: 3 * time.Second, Max: 6 * time.Second}})
-	if r.Viewers != 2 || r.Sessions != 3 || r.Connected != 3 || r.Active != 1 || r.Stalls != 1 || r.Churn != "3s-6s" {
-		t.Errorf("viewers %d sessions %d connected %d active %d stalls %d churn %q; want 2, 3, 3, 1, 1, 3s-6s",
+	if r.Viewers != 2 || r.Sessions != 4 || r.Connected != 4 || r.Active != 1 || r.Stalls != 1 || r.Churn != "3s-6s" {
+		t.Errorf("viewers %d sessions %d connected %d active %d stalls %d churn %q; want 2, 4, 4, 1, 1, 3s-6s",
 			r.Viewers, r.Sessions, r.Connected, r.Active, r.Stalls, r.Churn)
 	}
 	if want := round1(float64(r.Frames) / 10 / 2); r.FPSPerVwr != want {

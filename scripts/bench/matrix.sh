@@ -23,9 +23,10 @@
 # churn (about 8 minutes): audiences kept up by a stream of joins and
 #   departures, each viewer leaving after 5 to 15 s and replaced at once
 #   (WHEP 100, WebSocket 25, HLS 200, LL-HLS 100 on Colony; HLS 200 on
-#   nginx); 60 s measured per run. Colony's goroutines, WebRTC viewers and
-#   RSS are read from its /metrics before each run, at its end, and once
-#   they are back (or 45 s after the viewers left): what a leak would keep.
+#   nginx); 60 s measured per run. Colony's goroutines and WebRTC viewers
+#   are read from its /metrics before each run, at its end, and once they
+#   are back (or 45 s after the viewers left): what a leak would keep. (An
+#   audio bridge stops 30 s after its last viewer.)
 # Environment: COLONY_BIN (default bin/colony, built if missing),
 # BENCH_BIN (default: bin/colony-bench, built afresh), OUT (results
 # directory, default a new one under /tmp), RUNS_COLONY,
@@ -163,7 +164,7 @@ colony_pid=$!
 wait_live "127.0.0.1:$c_http"
 gauges=()
 [ "$profile" != churn ] || gauges=(--server-metrics "http://127.0.0.1:$c_http/metrics" --settle 45s
-	--server-gauges go_goroutines,colony_webrtc_viewers,process_resident_memory_bytes)
+	--server-gauges go_goroutines,colony_webrtc_viewers)
 echo "== colony (pid $colony_pid): $runs_colony" >&2
 "${bench[@]}" matrix --label colony --server-pid "$colony_pid" --runs "$runs_colony" "${common[@]}" "${gauges[@]}" \
 	--rtmp "rtmp://127.0.0.1:$c_rtmp/LiveApp/bench" \
