@@ -236,7 +236,7 @@ func (b *bench) churnSlot(ctx context.Context, st step, slot int, next func() (v
 		cancel()
 		s.leave(time.Now())
 		if err == nil && ctx.Err() == nil && !s.hasFirstFrame() {
-			err = fmt.Errorf("%w in its %v", errNoFrame, life)
+			err = fmt.Errorf("%w in its %v", errNoFrame, life.Round(time.Millisecond))
 		}
 		if err != nil {
 			s.fail(err)

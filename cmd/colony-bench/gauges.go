@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -75,23 +75,29 @@ func parseGauges(r io.Reader, names []string) (map[string]float64, error) {
 		}
 		var sum float64
 		for _, m := range f.GetMetric() {
-			sum += value(f.GetType(), m)
+			v, ok := value(f.GetType(), m)
+			if !ok {
+				return nil, fmt.Errorf("server metrics: %q is a %s, not a single value", n, strings.ToLower(f.GetType().String()))
+			}
+			sum += v
 		}
 		out[n] = sum
 	}
 	return out, nil
 }
 
-func value(t dto.MetricType, m *dto.Metric) float64 {
+// value is a gauge's, counter's or untyped metric's value; ok is false
+// for the other types (summaries, histograms).
+func value(t dto.MetricType, m *dto.Metric) (v float64, ok bool) {
 	switch t {
 	case dto.MetricType_GAUGE:
-		return m.GetGauge().GetValue()
+		return m.GetGauge().GetValue(), true
 	case dto.MetricType_COUNTER:
-		return m.GetCounter().GetValue()
+		return m.GetCounter().GetValue(), true
 	case dto.MetricType_UNTYPED:
-		return m.GetUntyped().GetValue()
+		return m.GetUntyped().GetValue(), true
 	}
-	return math.NaN()
+	return 0, false
 }
 
 // settled reads the gauges until each is at most its value in before, or

@@ -36,6 +36,8 @@ func TestParseGauges(t *testing.T) {
 		{name: "counter and untyped", page: metricsPage, names: []string{"colony_hls_requests_total", "plain_untyped"},
 			want: map[string]float64{"colony_hls_requests_total": 1234, "plain_untyped": 7.5}},
 		{name: "a name the page lacks", page: metricsPage, names: []string{"go_gorutines"}, err: `no "go_gorutines"`},
+		{name: "a histogram", page: metricsPage + "# TYPE req_seconds histogram\nreq_seconds_bucket{le=\"+Inf\"} 3\nreq_seconds_sum 1.5\nreq_seconds_count 3\n",
+			names: []string{"req_seconds"}, err: `"req_seconds" is a histogram`},
 		{name: "not a metrics page", page: "<html>hello</html>\n", names: []string{"go_goroutines"}, err: "server metrics"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
