@@ -115,9 +115,18 @@ type step struct {
 
 // name is how results and errors name the step: MODE:VIEWERS[@CHURN].
 func (st step) name() string {
-	n := fmt.Sprintf("%s:%d", st.Mode, st.Viewers)
+	c := ""
 	if st.Churn.on() {
-		n += "@" + st.Churn.String()
+		c = st.Churn.String()
+	}
+	return runName(st.Mode, st.Viewers, c)
+}
+
+// runName is MODE:VIEWERS, and @CHURN when churn is not empty.
+func runName(mode string, viewers int, churn string) string {
+	n := fmt.Sprintf("%s:%d", mode, viewers)
+	if churn != "" {
+		n += "@" + churn
 	}
 	return n
 }

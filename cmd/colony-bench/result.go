@@ -109,13 +109,7 @@ type result struct {
 }
 
 // name is how tables and errors name the run: MODE:VIEWERS[@CHURN].
-func (r result) name() string {
-	n := fmt.Sprintf("%s:%d", r.Mode, r.Viewers)
-	if r.Churn != "" {
-		n += "@" + r.Churn
-	}
-	return n
-}
+func (r result) name() string { return runName(r.Mode, r.Viewers, r.Churn) }
 
 // maxErrorKinds bounds the distinct errors counted in a result.
 const maxErrorKinds = 10

@@ -161,20 +161,7 @@ func TestCompanionRefusals(t *testing.T) {
 // starts a new bridge; one with a reader, or handed out a moment ago, stays.
 func TestCompanionIdle(t *testing.T) {
 	const idle = 100 * time.Millisecond
-	b := &fakeBridge{}
-	h := newHarness(t, withBridge(b), func(c *Config, _ *Deps) { c.CompanionIdle = idle })
-	k := key("s1")
-	pub, _ := h.start(t, k)
-	defer pub.End(nil)
-
-	first, err := h.e.OpusFor(ctxT(t), k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := first.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, b, k, first, r := watchCompanion(t, idle)
 	time.Sleep(4 * idle)
 	if closed(first.Done()) {
 		t.Fatal("a companion with a reader was stopped")
@@ -202,13 +189,27 @@ func TestCompanionIdle(t *testing.T) {
 // CompanionIdle after it came (and a tick), not after twice as long.
 func TestCompanionIdleStopsOnTime(t *testing.T) {
 	const idle = time.Second // ticks every 250 ms
+	handed := time.Now()
+	_, _, _, s, r := watchCompanion(t, idle)
+	r.Close() // the viewer leaves at once
+	waitClosed(t, "the idle companion stops", s.Done())
+	// At the latest a tick after both waits end (1.25 s), plus scheduling;
+	// waiting for them one after the other takes 2 s at the least.
+	if took := time.Since(handed); took < idle || took >= 1900*time.Millisecond {
+		t.Errorf("stopped %v after it was handed out, want %v to %v", took, idle, idle+idle/4)
+	}
+}
+
+// watchCompanion publishes a stream on an engine whose companions stop
+// after idle, asks for its Opus companion and subscribes to it, as a
+// WebRTC viewer does.
+func watchCompanion(t *testing.T, idle time.Duration) (*harness, *fakeBridge, stream.Key, *media.Stream, *media.Reader) {
+	t.Helper()
 	b := &fakeBridge{}
 	h := newHarness(t, withBridge(b), func(c *Config, _ *Deps) { c.CompanionIdle = idle })
 	k := key("s1")
 	pub, _ := h.start(t, k)
-	defer pub.End(nil)
-
-	handed := time.Now()
+	t.Cleanup(func() { pub.End(nil) })
 	s, err := h.e.OpusFor(ctxT(t), k)
 	if err != nil {
 		t.Fatal(err)
@@ -217,11 +218,5 @@ func TestCompanionIdleStopsOnTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Close() // the viewer leaves at once
-	waitClosed(t, "the idle companion stops", s.Done())
-	// At the latest a tick after both waits end (1.25 s), plus scheduling;
-	// waiting for them one after the other takes 2 s at the least.
-	if took := time.Since(handed); took < idle || took >= 1900*time.Millisecond {
-		t.Errorf("stopped %v after it was handed out, want %v to %v", took, idle, idle+idle/4)
-	}
+	return h, b, k, s, r
 }
