@@ -93,7 +93,7 @@ func TestSmokeMatrix(t *testing.T) {
 			t.Errorf("%s: viewer_gro %v", mode, rs[i].ViewerGRO)
 		}
 		checkResult(t, rs[i])
-		checkSegmentProbe(t, rs[i], 15)
+		checkSegmentProbe(t, rs[i])
 	}
 	if !strings.Contains(stderr, "lat p50") || !strings.Contains(stderr, "arrive p50") ||
 		!strings.Contains(stderr, "at the viewer's UDP socket") || strings.Count(stderr, "fake") != 6 ||
@@ -163,14 +163,18 @@ func TestSmokeMPEGTS(t *testing.T) {
 		t.Fatalf("%d results (%v) from:\n%s", len(rs), err, stdout)
 	}
 	checkResult(t, rs[0])
-	checkSegmentProbe(t, rs[0], 25) // polled (gohlslib's MPEG-TS playlists do not block): 10 ms a side
+	checkSegmentProbe(t, rs[0]) // polled: gohlslib's MPEG-TS playlists do not block
 }
 
 // checkSegmentProbe asserts that an HLS run with --hls-ref pointing at its
 // own playlist found each segment listed at both at the same moment (to
-// within maxMs), and that other runs have no probe.
-func checkSegmentProbe(t *testing.T, r result, maxMs float64) {
+// within 100 ms), and that other runs have no probe.
+func checkSegmentProbe(t *testing.T, r result) {
 	t.Helper()
+	// A probe that paired the wrong segments would be a part (200 ms) or a
+	// segment (1 s) out. Less than that is the two sides' reloads being
+	// scheduled apart: 33 ms was seen with CI's packages sharing 2 cores.
+	const maxMs = 100.0
 	if r.Mode != modeHLS && r.Mode != modeLLHLS {
 		if r.SegmentDelay != nil || r.SegmentRef != "" {
 			t.Errorf("%s: a segment probe: %+v", r.Mode, r.SegmentDelay)
