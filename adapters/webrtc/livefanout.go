@@ -17,11 +17,12 @@ const (
 	// its start-up burst; beyond it the viewer resumes at the next
 	// keyframe.
 	fanoutPendingMax = 1024
-	// fanoutYieldEvery: the fan-out yields the processor after sending a
-	// unit to this many viewers. With one processor (the governor's
-	// choice under a core of load), the batching socket's sender goroutine
-	// otherwise only runs once a frame has been queued for every viewer,
-	// so every viewer waited for the last one's encryption.
+	// fanoutYieldEvery: the fan-out lets the batching socket's sender
+	// goroutine send (batchConn.handOff) after sending a unit to this many
+	// viewers. With one processor (the governor's choice under a core of
+	// load), the sender otherwise only runs once a frame has been queued
+	// for every viewer, so every viewer waited for the last one's
+	// encryption.
 	fanoutYieldEvery = 16
 	// fanoutChunk is how many viewers one goroutine serves a unit to; a
 	// stream with more has its viewers served by several at once. 512
@@ -70,8 +71,11 @@ type liveFanout struct {
 	st    *media.Stream
 	key   stream.Key
 	chunk int // members served per goroutine (fanoutChunk)
-	r     *media.Reader
-	ended chan struct{} // closed when the stream ends (or the server closes)
+	// senders are the muxed port's batching sockets, which the fan-out
+	// lets send every fanoutYieldEvery members (yield).
+	senders []*batchConn
+	r       *media.Reader
+	ended   chan struct{} // closed when the stream ends (or the server closes)
 	// maxLag: past it the fan-out skips to a fresh keyframe (fanoutMaxLag).
 	// How far behind it is counts from floor, the least age of a unit it
 	// has taken: an edge's relay transit and the clock difference with the
@@ -182,7 +186,7 @@ func (s *Server) fanout(st *media.Stream, key stream.Key) (*liveFanout, error) {
 		return nil, err
 	}
 	f := &liveFanout{st: st, key: key, chunk: fanoutChunk, r: r, ended: make(chan struct{}), gop: st.NewGOP(),
-		maxLag: fanoutMaxLag(s.cfg.LagLimit)}
+		maxLag: fanoutMaxLag(s.cfg.LagLimit), senders: s.api.direct}
 	if s.cfg.fanoutChunk > 0 {
 		f.chunk = s.cfg.fanoutChunk
 	}
@@ -376,8 +380,7 @@ func (f *liveFanout) deliver(u *media.Unit) {
 		for i := from; i < to; i++ {
 			f.members[(start+i)%n].take(u)
 			if (i-from+1)%fanoutYieldEvery == 0 && i+1 < to {
-				// Let the socket's sender goroutine send what is queued.
-				runtime.Gosched()
+				f.yield()
 			}
 		}
 	}
@@ -391,6 +394,19 @@ func (f *liveFanout) deliver(u *media.Unit) {
 	}
 	serve(0, f.chunk)
 	wg.Wait()
+}
+
+// yield lets the muxed port's sender goroutines send what the fan-out has
+// queued (batchConn.handOff); without them (no direct path), it yields
+// the processor.
+func (f *liveFanout) yield() {
+	if len(f.senders) == 0 {
+		runtime.Gosched()
+		return
+	}
+	for _, c := range f.senders {
+		c.handOff()
+	}
 }
 
 // take sends u to the member, or keeps it while its burst is sent.

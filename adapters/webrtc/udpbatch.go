@@ -41,11 +41,14 @@ type batchConn struct {
 	sender batchSender
 	reader datagramReader // nil: the socket's own ReadFromUDPAddrPort
 
-	mu     sync.Mutex
-	fill   *datagrams // what writers append to
-	idle   bool       // the sender waits for wake
-	closed bool
-	room   *sync.Cond // on mu: the sender took a full queue, or Close
+	mu      sync.Mutex
+	fill    *datagrams // what writers append to
+	idle    bool       // the sender waits for wake
+	sending bool       // the sender has taken a queue and not yet come back for the next
+	taken   uint64     // queues the sender has taken
+	closed  bool
+	room    *sync.Cond // on mu: the sender took a full queue, or Close
+	took    *sync.Cond // on mu: the sender took a queue, or Close
 
 	wake    chan struct{}
 	done    chan struct{}
@@ -131,6 +134,7 @@ func newBatchConnWith(conn *net.UDPConn, sender batchSender, gso bool) *batchCon
 		c.local = a.AddrPort()
 	}
 	c.room = sync.NewCond(&c.mu)
+	c.took = sync.NewCond(&c.mu)
 	c.sender = sender
 	if c.sender == nil {
 		c.sender = newBatchSender(c, gso)
@@ -211,6 +215,37 @@ func (c *batchConn) unlock() {
 	}
 }
 
+// handOff lets the sender take what is queued, and returns once it has;
+// at once when nothing is queued or the sender is sending already (on
+// another processor). A writer that queues for many viewers in turn
+// calls it every few of them: with one Go processor (the governor's
+// choice under a core of load) the sender otherwise runs only once the
+// writer blocks, and every viewer waits for the last one's packets.
+// runtime.Gosched would put the writer on the global run queue, behind
+// every runnable goroutine: while a crowd of viewers joins, dozens of
+// handshakes, each running until it blocks, for every few viewers served.
+// Here the processor goes to the sender, which hands it back when it has
+// sent: the writer waits for one sendmmsg.
+func (c *batchConn) handOff() {
+	c.mu.Lock()
+	if c.closed || c.sending || c.fill.len() == 0 {
+		c.mu.Unlock()
+		return
+	}
+	gen := c.taken
+	if c.idle {
+		c.idle = false
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	for c.taken == gen && !c.closed {
+		c.took.Wait()
+	}
+	c.mu.Unlock()
+}
+
 // datagramReader reads one datagram from the socket; the platform's is in
 // udpbatch_*.go.
 type datagramReader interface {
@@ -231,6 +266,7 @@ func (c *batchConn) run() {
 	drain := &datagrams{}
 	for {
 		c.mu.Lock()
+		c.sending = false
 		for c.fill.len() == 0 {
 			c.idle = true
 			c.mu.Unlock()
@@ -243,10 +279,13 @@ func (c *batchConn) run() {
 		}
 		full := c.fill.len() >= batchQueueMax
 		c.fill, drain = drain, c.fill
+		c.sending = true
+		c.taken++
 		c.mu.Unlock()
 		if full {
 			c.room.Broadcast()
 		}
+		c.took.Broadcast()
 		drain.writing.Wait() // storage reserved is written
 		c.sender.send(c, drain)
 		drain.reset()
@@ -263,6 +302,7 @@ func (c *batchConn) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	c.room.Broadcast()
+	c.took.Broadcast()
 	close(c.done)
 	err := c.UDPConn.Close() // unblocks a sender waiting for room in the socket
 	<-c.stopped

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -246,4 +247,58 @@ func TestBatchConnCloseReleasesWaiters(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestBatchConnHandOff: with one processor, handOff gives it to the
+// sender until the sender has taken what is queued (the sender would
+// otherwise not run before the caller blocks), returns at once while the
+// sender is sending (the queue waits for it) or when nothing is queued,
+// and after Close.
+func TestBatchConnHandOff(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	g := gatedSender{gate: make(chan struct{}), n: make(chan int, 10)}
+	bc := newBatchConnWith(listenLoopback(t), g, true)
+	to := netip.MustParseAddrPort("127.0.0.1:9")
+	state := func() (taken uint64, queued int) {
+		bc.mu.Lock()
+		defer bc.mu.Unlock()
+		return bc.taken, bc.fill.len()
+	}
+	handOff := func(what string) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { bc.handOff(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("handOff %s: still waiting", what)
+		}
+	}
+
+	handOff("with nothing queued")
+	if _, err := bc.WriteToAddrPort([]byte{0}, to); err != nil {
+		t.Fatal(err)
+	}
+	bc.handOff() // on this goroutine: the sender runs only if it yields
+	if taken, queued := state(); taken != 1 || queued != 0 {
+		t.Fatalf("after handOff: %d queues taken, %d datagrams queued; want the sender to have taken the one", taken, queued)
+	}
+	// The sender holds its batch at the gate: sending.
+	if _, err := bc.WriteToAddrPort([]byte{1}, to); err != nil {
+		t.Fatal(err)
+	}
+	handOff("while the sender sends")
+	if taken, queued := state(); taken != 1 || queued != 1 {
+		t.Fatalf("%d queues taken, %d datagrams queued; want the second left for the sender", taken, queued)
+	}
+	g.gate <- struct{}{}
+	g.gate <- struct{}{}
+	if a, b := <-g.n, <-g.n; a != 1 || b != 1 {
+		t.Fatalf("batches of %d and %d datagrams, want 1 and 1", a, b)
+	}
+	close(g.gate)
+	if err := bc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	handOff("after Close")
 }
