@@ -72,9 +72,10 @@ type apiKit struct {
 	se        pion.SettingEngine
 	factories []interceptor.Factory
 	shared    *pion.API
-	// direct lists the muxed port's batching sockets; empty when the
-	// direct send path is off (no mux, no batching, Config.noDirect).
-	direct []*batchConn
+	// batched lists the muxed port's batching sockets (none without a
+	// muxed port or with Config.noBatch); direct is the same list for the
+	// direct send path, empty when that is off (Config.noDirect).
+	batched, direct []*batchConn
 	// nack counts the viewers' retransmissions (nack.go).
 	nack *nackCounts
 }
@@ -202,6 +203,7 @@ func newAPI(cfg Config) (*apiKit, io.Closer, error) {
 		}
 		se.SetNet(n)
 		udp = mux
+		kit.batched = socks
 		if !cfg.noDirect {
 			kit.direct = socks
 		}

@@ -132,6 +132,9 @@ type Config struct {
 	// fanoutChunk overrides fanoutChunk (tests: several goroutines serve
 	// a few viewers).
 	fanoutChunk int
+	// fanoutYieldEvery overrides fanoutYieldEvery (tests: a hand-off to
+	// the socket's sender between a few viewers).
+	fanoutYieldEvery int
 }
 
 func (c Config) withDefaults() Config {

@@ -3,7 +3,6 @@ package webrtc
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,9 +72,10 @@ type liveFanout struct {
 	chunk int // members served per goroutine (fanoutChunk)
 	// senders are the muxed port's batching sockets, which the fan-out
 	// lets send every fanoutYieldEvery members (yield).
-	senders []*batchConn
-	r       *media.Reader
-	ended   chan struct{} // closed when the stream ends (or the server closes)
+	senders    []*batchConn
+	yieldEvery int // fanoutYieldEvery
+	r          *media.Reader
+	ended      chan struct{} // closed when the stream ends (or the server closes)
 	// maxLag: past it the fan-out skips to a fresh keyframe (fanoutMaxLag).
 	// How far behind it is counts from floor, the least age of a unit it
 	// has taken: an edge's relay transit and the clock difference with the
@@ -186,9 +186,12 @@ func (s *Server) fanout(st *media.Stream, key stream.Key) (*liveFanout, error) {
 		return nil, err
 	}
 	f := &liveFanout{st: st, key: key, chunk: fanoutChunk, r: r, ended: make(chan struct{}), gop: st.NewGOP(),
-		maxLag: fanoutMaxLag(s.cfg.LagLimit), senders: s.api.direct}
+		maxLag: fanoutMaxLag(s.cfg.LagLimit), senders: s.api.batched, yieldEvery: fanoutYieldEvery}
 	if s.cfg.fanoutChunk > 0 {
 		f.chunk = s.cfg.fanoutChunk
+	}
+	if s.cfg.fanoutYieldEvery > 0 {
+		f.yieldEvery = s.cfg.fanoutYieldEvery
 	}
 	for i, t := range st.Tracks() {
 		if t.IsVideo() {
@@ -379,7 +382,7 @@ func (f *liveFanout) deliver(u *media.Unit) {
 	serve := func(from, to int) {
 		for i := from; i < to; i++ {
 			f.members[(start+i)%n].take(u)
-			if (i-from+1)%fanoutYieldEvery == 0 && i+1 < to {
+			if (i-from+1)%f.yieldEvery == 0 && i+1 < to {
 				f.yield()
 			}
 		}
@@ -397,13 +400,9 @@ func (f *liveFanout) deliver(u *media.Unit) {
 }
 
 // yield lets the muxed port's sender goroutines send what the fan-out has
-// queued (batchConn.handOff); without them (no direct path), it yields
-// the processor.
+// queued (batchConn.handOff). Without batching sockets every write is its
+// own system call, and there is no sender to wait for.
 func (f *liveFanout) yield() {
-	if len(f.senders) == 0 {
-		runtime.Gosched()
-		return
-	}
 	for _, c := range f.senders {
 		c.handOff()
 	}

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -17,22 +18,34 @@ import (
 // since the keyframe, one tick apart) and then every later frame once,
 // 1/30 s apart: nothing lost or sent twice at the hand-over from the
 // burst to the shared fan-out, and all of them from one stream reader.
+// On the muxed port, the fan-out hands the processor to the socket's
+// sender between viewers (batchConn.handOff) while holding its lock, as
+// joiners go live: nothing waits on another for good.
 func TestLiveFanoutJoins(t *testing.T) {
-	for name, chunk := range map[string]int{"one goroutine": 0, "a goroutine per viewer": 1} {
-		t.Run(name, func(t *testing.T) { testLiveFanoutJoins(t, chunk) })
+	for name, cfg := range map[string]Config{
+		"one goroutine":          {},
+		"a goroutine per viewer": {fanoutChunk: 1},
+		"on the muxed port, handing off to its sender between viewers": {UDPMuxPort: freeUDPPort(t), fanoutYieldEvery: 1},
+	} {
+		t.Run(name, func(t *testing.T) { testLiveFanoutJoins(t, cfg) })
 	}
 }
 
-// testLiveFanoutJoins runs TestLiveFanoutJoins with chunk viewers served
-// per goroutine (0: the default).
-func testLiveFanoutJoins(t *testing.T, chunk int) {
+// testLiveFanoutJoins runs TestLiveFanoutJoins with the server's cfg.
+func testLiveFanoutJoins(t *testing.T, cfg Config) {
+	if cfg.fanoutYieldEvery > 0 {
+		// One processor, as the governor sets it under light load: the
+		// socket's sender runs only when the fan-out hands off to it.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
 	fx := loadH264Fixture(t, 3)
 	st := media.NewStream([]media.Track{{Codec: media.H264, ClockRate: 90000, SPS: fx.sps, PPS: fx.pps}}, media.StreamConfig{})
 	defer st.Close()
 	play := fakePlayback{play: func(context.Context, ports.PlayRequest) (*media.Stream, error) { return st, nil }}
 	// Each viewer takes 50 ms between its burst and going live: about
 	// ten frames come meanwhile, kept for it.
-	s, hs := newTestServer(t, Config{beforeLive: func() { time.Sleep(50 * time.Millisecond) }, fanoutChunk: chunk}, fakeIngest{publish: noPublish}, play)
+	cfg.beforeLive = func() { time.Sleep(50 * time.Millisecond) }
+	s, hs := newTestServer(t, cfg, fakeIngest{publish: noPublish}, play)
 
 	written := 0
 	feed := func(until int) {
