@@ -69,18 +69,18 @@ bench-deps: ## install nginx with its RTMP module, the load matrix's comparison,
 	command -v nginx >/dev/null && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-rtmp >/dev/null)
 
-bench: build bench-deps ## Go benchmarks of the hot paths, then the short load matrix against colony and nginx-rtmp (under 5 min)
+bench: build plugins bench-deps ## Go benchmarks of the hot paths, then the short load matrix against colony and nginx-rtmp (under 5 min)
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
 	$(GO) test -run '^$$' -bench 'BenchmarkServe|BenchmarkViewerFrame|BenchmarkWHEPAnswer|BenchmarkSeal|BenchmarkRequest' -benchmem ./adapters/hls ./adapters/webrtc ./adapters/http1
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh short
 
-bench-full: build bench-deps ## the full load matrix (about 15 min): HLS 1-500, LL-HLS 1-200, WHEP 1-400, nginx-rtmp beside
+bench-full: build plugins bench-deps ## the full load matrix (about 15 min): HLS 1-500, LL-HLS 1-200, WHEP 1-400, nginx-rtmp beside
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh full
 
-bench-churn: build bench-deps ## viewers joining and leaving all the time (about 8 min): first frames, loss and what the server keeps once they are gone
+bench-churn: build plugins bench-deps ## viewers joining and leaving all the time (about 8 min): first frames, loss and what the server keeps once they are gone
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony bash scripts/bench/matrix.sh churn
 
-bench-edge: build ferretdb ## the load matrix through the edge of a two-node cluster (about 6 min)
+bench-edge: build plugins ferretdb ## the load matrix through the edge of a two-node cluster (about 6 min)
 	COLONY_BIN=$(CURDIR)/$(BIN)/colony FERRETDB_BIN=$(CURDIR)/$(BIN)/ferretdb bash scripts/bench/matrix.sh edge
 
 clean: ## remove build outputs

@@ -34,6 +34,7 @@ import (
 type fakeTarget struct {
 	url   string
 	track *webrtc.TrackLocalStaticSample
+	audio *webrtc.TrackLocalStaticSample
 	api   *webrtc.API
 	drops *dropperFactory
 
@@ -66,6 +67,13 @@ func newFakeTarget(t *testing.T, variant gohlslib.MuxerVariant, dropEvery int) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Audio as a WebRTC server bridges it: Opus, here one packet per AAC
+	// frame of the clip holding an Opus silence frame.
+	opusTrack, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus,
+		ClockRate: 48000, Channels: 2}, "audio", "bench")
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -84,7 +92,7 @@ func newFakeTarget(t *testing.T, variant gohlslib.MuxerVariant, dropEvery int) *
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	f := &fakeTarget{track: track, drops: drops, pcs: map[string]*webrtc.PeerConnection{},
+	f := &fakeTarget{track: track, audio: opusTrack, drops: drops, pcs: map[string]*webrtc.PeerConnection{},
 		api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))}
 
 	mx := http.NewServeMux()
@@ -99,7 +107,7 @@ func newFakeTarget(t *testing.T, variant gohlslib.MuxerVariant, dropEvery int) *
 	ctx, cancel := context.WithCancel(context.Background())
 	var feed sync.WaitGroup
 	feed.Go(func() {
-		sink := &fakeSink{c: c, mux: mux, video: video, audio: audio, track: track, start: time.Now()}
+		sink := &fakeSink{c: c, mux: mux, video: video, audio: audio, track: track, opus: opusTrack, start: time.Now()}
 		if err := pace(ctx, c, sink, &pacerStats{}); err != nil {
 			t.Errorf("pace: %v", err)
 		}
@@ -125,7 +133,7 @@ type fakeSink struct {
 	c            *clip
 	mux          *gohlslib.Muxer
 	video, audio *gohlslib.Track
-	track        *webrtc.TrackLocalStaticSample
+	track, opus  *webrtc.TrackLocalStaticSample
 	start        time.Time
 }
 
@@ -151,7 +159,10 @@ func (s *fakeSink) writeVideo(ts, cts time.Duration, key bool, au []byte) error 
 }
 
 func (s *fakeSink) writeAudio(ts time.Duration, frame []byte) error {
-	return s.mux.WriteMPEG4Audio(s.audio, s.start.Add(ts), int64(ts*48000/time.Second), [][]byte{frame})
+	if err := s.mux.WriteMPEG4Audio(s.audio, s.start.Add(ts), int64(ts*48000/time.Second), [][]byte{frame}); err != nil {
+		return err
+	}
+	return s.opus.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
 }
 
 // newPC returns a sending PeerConnection registered under id.
@@ -165,6 +176,19 @@ func (f *fakeTarget) newPC(id string) (*webrtc.PeerConnection, error) {
 		_ = pc.Close()
 		return nil, err
 	}
+	audioSender, err := pc.AddTrack(f.audio)
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	f.wg.Go(func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := audioSender.Read(buf); err != nil {
+				return
+			}
+		}
+	})
 	f.wg.Go(func() { // read RTCP (NACK, PLI, reports) as a server must
 		buf := make([]byte, 1500)
 		for {

@@ -25,7 +25,7 @@ func writeJSONLine(w io.Writer, r result) error {
 // writeTable prints results side by side, one row per run.
 func writeTable(w io.Writer, rs []result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\tloss%\tstalls\trebuf\tttff p50\tp95\tafter conn\tafter hs\tlat p50\tp95\tmax\tarrive p50\tp95\tsrv cores\tmain\tsrv peak MB\tgen cores\t")
+	fmt.Fprintln(tw, "label\tmode\tviewers\tconn\tactive\tfail\tMbit/s\tfps/vwr\taud/s\tloss%\tstalls\trebuf\tttff p50\tp95\tafter conn\tafter hs\tlat p50\tp95\tmax\tarrive p50\tp95\tsrv cores\tmain\tsrv peak MB\tgen cores\t")
 	for _, r := range rs {
 		srvCores, srvMain, srvMB := "-", "-", "-"
 		if r.Server != nil {
@@ -49,8 +49,12 @@ func writeTable(w io.Writer, rs []result) error {
 		if r.Generator.Nice != 0 {
 			mode += fmt.Sprintf("+nice%d", r.Generator.Nice)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
-			r.Label, mode, r.Viewers, r.Connected, r.Active, r.Failed, r.RxMbps, r.FPSPerVwr, r.LossPct,
+		aud := "-"
+		if r.Mode == modeWHEP || r.Mode == modeWS {
+			aud = fmt.Sprintf("%.1f", r.AudioPPS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%s\t%.2f\t%d\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n",
+			r.Label, mode, r.Viewers, r.Connected, r.Active, r.Failed, r.RxMbps, r.FPSPerVwr, aud, r.LossPct,
 			r.Stalls, r.Rebuffers, r.TTFF.P50, r.TTFF.P95, p50p95(r.TTFFConn), p50p95(r.TTFFHandshake), lat(r.Latency.P50), lat(r.Latency.P95),
 			lat(r.Latency.Max), lat(r.RecvLat.P50), lat(r.RecvLat.P95), srvCores, srvMain, srvMB, r.Generator.Cores)
 	}

@@ -50,6 +50,11 @@ type result struct {
 	RxMbps    float64 `json:"rx_mbps"` // all viewers
 	Frames    int64   `json:"frames"`  // decodable video frames, all viewers
 	FPSPerVwr float64 `json:"fps_per_viewer"`
+	// WebRTC: audio RTP packets received, all viewers, inside the window,
+	// and per second per viewer (0: the server sent no audio, e.g. no
+	// transcoder plugin to bridge the clip's AAC to Opus).
+	AudioPackets int64   `json:"audio_packets"`
+	AudioPPS     float64 `json:"audio_pps_per_viewer"`
 
 	LossPct    float64 `json:"loss_pct"`     // RTP: lost/expected; HLS: (missing+errors)/(fetched+missing+errors)
 	LostPkts   int64   `json:"lost_packets"` // RTP, after NACK
@@ -176,6 +181,7 @@ func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 		}
 		r.Bytes += s.bytes
 		r.Frames += s.frames
+		r.AudioPackets += int64(s.audioPackets)
 		r.Stalls += s.stalls
 		r.Rebuffers += s.rebuffers
 		r.Stuck += s.stuck
@@ -196,6 +202,7 @@ func aggregate(r *result, stats []*viewerStats, winStart, winEnd time.Time) {
 		r.RxMbps = round1(float64(r.Bytes) * 8 / w / 1e6)
 		if r.Connected > 0 {
 			r.FPSPerVwr = round1(float64(r.Frames) / w / float64(r.Connected))
+			r.AudioPPS = round1(float64(r.AudioPackets) / w / float64(r.Connected))
 		}
 	}
 	if expected > 0 {
@@ -212,6 +219,7 @@ func (r *result) churned(st step) {
 	r.Churn, r.Sessions, r.Viewers = st.Churn.String(), r.Viewers, st.Viewers
 	if r.WindowS > 0 {
 		r.FPSPerVwr = round1(float64(r.Frames) / r.WindowS / float64(r.Viewers))
+		r.AudioPPS = round1(float64(r.AudioPackets) / r.WindowS / float64(r.Viewers))
 	}
 }
 

@@ -224,6 +224,7 @@ func (r *rtcReceiver) read(tr *webrtc.TrackRemote) {
 		}
 		seqs.add(pkt.SequenceNumber, r.stats.win.contains(now))
 		if !video {
+			r.stats.audioPacket(now)
 			continue
 		}
 		var sock time.Time

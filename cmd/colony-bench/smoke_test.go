@@ -51,6 +51,11 @@ func checkResult(t *testing.T, r result) {
 	if webrtc && (r.TTFFConn.N != 1 || r.TTFFConn.P50 < 0 || r.TTFFConn.P50 > r.TTFF.P50) {
 		t.Errorf("%s: first frame after connecting %+v (all of it %+v)", r.Mode, r.TTFFConn, r.TTFF)
 	}
+	// The fake sends an Opus packet per AAC frame of the clip (about 47 a
+	// second); HLS viewers count none (the audio is in the segments).
+	if webrtc && (r.AudioPPS < 20 || r.AudioPPS > 60) || !webrtc && r.AudioPackets != 0 {
+		t.Errorf("%s: %d audio packets, %.1f a second per viewer", r.Mode, r.AudioPackets, r.AudioPPS)
+	}
 	if !webrtc && r.TTFFConn.N != 0 {
 		t.Errorf("%s: a connection time for an HTTP viewer: %+v", r.Mode, r.TTFFConn)
 	}
@@ -96,7 +101,7 @@ func TestSmokeMatrix(t *testing.T) {
 		checkSegmentProbe(t, rs[i])
 	}
 	if !strings.Contains(stderr, "lat p50") || !strings.Contains(stderr, "arrive p50") ||
-		!strings.Contains(stderr, "at the viewer's UDP socket") || strings.Count(stderr, "fake") != 6 ||
+		!strings.Contains(stderr, "at the viewer's UDP socket") || strings.Count(stderr, "fake") != 6 || !strings.Contains(stderr, "aud/s") ||
 		!strings.Contains(stderr, "whep+gro") || !strings.Contains(stderr, "ws+gro") ||
 		strings.Count(stderr, "segments listed at the played URL") != 2 {
 		t.Errorf("table missing from stderr:\n%s", stderr)

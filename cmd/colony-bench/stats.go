@@ -40,6 +40,7 @@ type viewerStats struct {
 	httpErrors    int       // HLS: failed requests (after the first frame)
 	missing       int       // HLS: segments or parts skipped because they left the playlist
 	fetched       int       // HLS: media segments or parts downloaded
+	audioPackets  int       // WebRTC: audio RTP packets received
 	expected      int64     // RTP: packets expected in the window
 	lost          int64     // RTP: packets never received (after NACK)
 	late          int64     // RTP: packets that filled a gap (NACK-repaired or reordered)
@@ -99,6 +100,7 @@ func (s *viewerStats) playlistStuck(t time.Time) { s.count(t, &s.stuck, 1) }
 func (s *viewerStats) httpError(t time.Time)     { s.count(t, &s.httpErrors, 1) }
 func (s *viewerStats) missed(t time.Time, n int) { s.count(t, &s.missing, n) }
 func (s *viewerStats) fetchedOne(t time.Time)    { s.count(t, &s.fetched, 1) }
+func (s *viewerStats) audioPacket(t time.Time)   { s.count(t, &s.audioPackets, 1) }
 
 // markConnected records when a WebRTC viewer's connection came up (the
 // first time only): t, when pion said so, and handshake (zero: not known),

@@ -79,6 +79,12 @@ colony_bin=${COLONY_BIN:-$root/bin/colony}
 out=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/colony-bench.XXXXXX")}
 mkdir -p "$out"
 [ -x "$colony_bin" ] || (cd "$root" && go build -o "$colony_bin" ./cmd/colony)
+# The clip's AAC reaches WebRTC viewers as Opus through the transcoder
+# plugin beside colony; without one they get the video only, which is
+# cheaper and not what a default install serves ("aud/s" in the table).
+if ! compgen -G "$(dirname "$colony_bin")/colony-transcoder-*" >/dev/null; then
+	echo "matrix.sh: no colony-transcoder-* beside $colony_bin (make plugins): WebRTC viewers get no audio" >&2
+fi
 if [ -z "${BENCH_BIN:-}" ]; then
 	bench_bin=$root/bin/colony-bench
 	(cd "$root" && go build -o "$bench_bin" ./cmd/colony-bench)
