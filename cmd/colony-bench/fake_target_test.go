@@ -171,32 +171,21 @@ func (f *fakeTarget) newPC(id string) (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, err
 	}
-	sender, err := pc.AddTrack(f.track)
-	if err != nil {
-		_ = pc.Close()
-		return nil, err
-	}
-	audioSender, err := pc.AddTrack(f.audio)
-	if err != nil {
-		_ = pc.Close()
-		return nil, err
-	}
-	f.wg.Go(func() {
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := audioSender.Read(buf); err != nil {
-				return
-			}
+	for _, tr := range []*webrtc.TrackLocalStaticSample{f.track, f.audio} {
+		sender, err := pc.AddTrack(tr)
+		if err != nil {
+			_ = pc.Close()
+			return nil, err
 		}
-	})
-	f.wg.Go(func() { // read RTCP (NACK, PLI, reports) as a server must
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := sender.Read(buf); err != nil {
-				return
+		f.wg.Go(func() { // read RTCP (NACK, PLI, reports) as a server must
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := sender.Read(buf); err != nil {
+					return
+				}
 			}
-		}
-	})
+		})
+	}
 	f.mu.Lock()
 	f.pcs[id] = pc
 	f.mu.Unlock()
